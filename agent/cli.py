@@ -1,0 +1,63 @@
+"""`lecturelens ask` and `lecturelens chat`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from rag.cli import emit, fail, index_option, json_option, settings_from
+from rag.errors import LectureLensError
+
+
+@click.command()
+@click.argument("question", required=False)
+@click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Photo or screenshot to ask about.")
+@index_option
+@json_option
+def ask(question, image, index_dir, as_json):
+    """Ask a question about the course; the answer cites lecture moments and pages."""
+    from agent.answer import answer_json
+    from agent.answer import ask as ask_fn
+    from agent.offline import OFFLINE_LABEL
+    from rag.factory import build
+
+    if not question and not image:
+        raise click.UsageError("give a QUESTION, an --image, or both")
+    try:
+        services = build(settings_from(index_dir))
+        mime = "image/png" if image and image.suffix.lower() == ".png" else "image/jpeg"
+        ans = ask_fn(services, question, image.read_bytes() if image else None, image_mime=mime)
+    except LectureLensError as e:
+        fail(e, as_json)
+    if as_json:
+        emit(answer_json(ans))
+        return
+    if ans.mode == "offline":
+        click.secho(OFFLINE_LABEL, dim=True)
+    click.echo(ans.text)
+    for c in ans.citations:
+        click.echo(f"  [{c.label}] {c.display}")
+
+
+@click.command()
+@click.option("--host", default=None, help="Bind address (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 7860).")
+@index_option
+def chat(host, port, index_dir):
+    """Serve the chat UI (Gradio) on 127.0.0.1:7860."""
+    from agent.app import serve
+    from rag.factory import build
+
+    try:
+        settings = settings_from(index_dir)
+        services = build(settings)
+    except LectureLensError as e:
+        fail(e)
+    serve(services, host=host or settings.ui.host, port=port or settings.ui.port)
+
+
+def register(cli: click.Group) -> None:
+    """Entry point hook."""
+    cli.add_command(ask)
+    cli.add_command(chat)

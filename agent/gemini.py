@@ -1,0 +1,37 @@
+"""The Gemini answerer: a LangChain agent over ChatGoogleGenerativeAI with the course search tool."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rag.settings import Settings
+
+SYSTEM_PROMPT = """You answer students' questions about one course using only its material.
+Always call search_course first. Answer in at most five sentences, and put the label of the result
+that supports each sentence right after it, like [S1]. If the results do not contain the answer,
+reply exactly: "This is not covered in this course's material." Do not use outside knowledge."""
+
+
+def make_chat_model(settings: Settings) -> Any:
+    """ChatGoogleGenerativeAI on the same endpoint and key settings as the embedder."""
+    from langchain_google_genai import ChatGoogleGenerativeAI
+
+    key = settings.api_key()
+    g = settings.gemini
+    return ChatGoogleGenerativeAI(
+        model=g.chat_model, google_api_key=key, base_url=g.base_url, temperature=0.0,
+        timeout=g.timeout_s, max_retries=g.retries,
+    )
+
+
+def run_agent(chat_model: Any, tools: list, question: str) -> str:
+    """Run the tool-calling loop and return the model's final text."""
+    from langchain.agents import create_agent
+
+    agent = create_agent(model=chat_model, tools=tools, system_prompt=SYSTEM_PROMPT)
+    state = agent.invoke({"messages": [{"role": "user", "content": question}]})
+    final = state["messages"][-1]
+    content = final.content
+    if isinstance(content, list):  # content blocks
+        content = "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
+    return str(content)

@@ -1,0 +1,179 @@
+"""Ingest course folders into an index: discover, diff with the manifest, extract, embed, store."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ingest.extract import Extracted, ImageRecord
+from ingest.sources import Found, Manifest, content_hash, discover
+from rag.errors import IngestError, LectureLensError
+from rag.factory import Services
+from rag.types import EmbedItem
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did (the `ingest --json` contract)."""
+
+    ingested: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
+    chunks: int = 0
+    vectors: int = 0
+    seconds: float = 0.0
+    embedder: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def extract(found: Found, services: Services, sha: str, progress: Callable[[int, int], None] | None = None
+            ) -> Extracted:
+    """Run the extractor for one file's kind."""
+    settings = services.settings.chunking
+    media = services.media_dir
+    multimodal = services.embedder.provider == "gemini"
+    ocr = services.retriever.image_text if settings.ocr else None
+    if found.kind == "pdf":
+        from ingest.pdf import extract_pdf
+
+        return extract_pdf(found.path, found.rel, media, settings, ocr=ocr, want_media=multimodal, progress=progress)
+    if found.kind == "video":
+        from ingest.video import extract_video
+
+        return extract_video(found.path, found.rel, media, settings, ocr=ocr, want_clips=multimodal,
+                             progress=progress)
+    from ingest.audio import extract_audio
+
+    return extract_audio(found.path, found.rel, media, settings, want_clips=multimodal, progress=progress)
+
+
+def _image_key(rec: ImageRecord, view_names: Sequence[str]) -> str:
+    if rec.view:
+        return f"{rec.chunk_id}:{rec.view}"
+    if rec.page is not None:
+        return f"{rec.chunk_id}:p{rec.page}"
+    kfs = [v for v in view_names if v.startswith("kf")]
+    best = min(kfs, key=lambda v: abs(float(v[2:]) - (rec.time_s or 0.0)), default="seg")
+    return f"{rec.chunk_id}:{best}"
+
+
+def _forget(rel: str, entry: dict[str, Any] | None, services: Services, keep_media: Path | None = None) -> None:
+    """Remove every trace of a source: vectors, pictures, media files (except the folder a new version uses)."""
+    services.store.delete_source(rel)
+    if entry:
+        services.image_index.remove(entry.get("image_keys", []))
+        media = entry.get("media_dir")
+        if media and Path(media) != keep_media:
+            shutil.rmtree(Path(media), ignore_errors=True)
+
+
+def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
+               progress: Callable[[int, int], None] | None = None) -> tuple[int, int, list[str]]:
+    """Extract, embed and store one source; the manifest entry is written last (commit point).
+
+    Extraction and embedding (the parts that fail) run before the old version is removed, so a failing
+    new version leaves the previous one searchable.
+    """
+    ex = extract(found, services, sha, progress)
+    items: list[EmbedItem] = []
+    owners: list[tuple[int, int]] = []
+    for ci, (_chunk, views) in enumerate(ex.chunks):
+        for vi, view in enumerate(views):
+            if services.embedder.accepts(view.item):
+                items.append(view.item)
+                owners.append((ci, vi))
+    vectors = services.embedder.embed_documents(items, label=found.rel) if items else []
+    media_dir = services.media_dir / ex.source.sha256[:12]
+    _forget(found.rel, manifest.get(found.rel), services, keep_media=media_dir)  # older version / killed run
+    per_chunk: dict[int, list[tuple[int, list[float]]]] = {}
+    for (ci, vi), vec in zip(owners, vectors, strict=True):
+        per_chunk.setdefault(ci, []).append((vi, vec))
+    n_vectors = 0
+    for ci, pairs in per_chunk.items():
+        chunk, views = ex.chunks[ci]
+        n_vectors += services.store.add(chunk, [views[vi] for vi, _ in pairs], [v for _, v in pairs])
+    keys = []
+    for rec in ex.images:
+        view_names = next((tuple(v.name for v in vs) for c, vs in ex.chunks if c.id == rec.chunk_id), ())
+        key = _image_key(rec, view_names)
+        services.image_index.add(key, rec.path)
+        keys.append(key)
+    services.image_index.save()
+    s = ex.source
+    manifest.put(found.rel, {
+        "sha256": sha, "kind": s.kind, "root": str(found.root), "path": str(found.path), "title": s.title,
+        "fingerprint": services.fingerprint, "chunks": len(ex.chunks), "vectors": n_vectors,
+        "duration_s": s.duration_s, "page_count": s.page_count, "has_captions": s.has_captions,
+        "media_dir": str(media_dir), "image_keys": keys, "warnings": ex.warnings,
+        "ingested_at": time.time(),
+    })
+    return len(ex.chunks), n_vectors, ex.warnings
+
+
+def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[str, ...] = (),
+                 show_progress: bool = True) -> IngestReport:
+    """Bring the index in line with the course folders: add new, redo changed, drop removed, skip the rest."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    t0 = time.perf_counter()
+    report = IngestReport(embedder=services.embedder_label)
+    manifest = Manifest(services.index_dir)
+    todo: list[Found] = []
+    for p in paths:
+        p = Path(p)
+        if not p.exists():
+            report.failed.append({"source": str(p), "error": f"{p} does not exist. Check the path."})
+            continue
+        found = discover(p, exclude)
+        root = found[0].root if found else p.resolve()
+        present = {f.rel for f in found}
+        if p.is_dir():
+            for rel in manifest.under(root):
+                if rel not in present:
+                    _forget(rel, manifest.get(rel), services)
+                    manifest.drop(rel)
+                    report.removed.append(rel)
+        todo.extend(found)
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=True, disable=not show_progress) as bar:
+        overall = bar.add_task("ingest", total=len(todo))
+        for f in todo:
+            bar.update(overall, description=f"ingest {f.rel}")
+            try:
+                sha = content_hash(f)
+                entry = manifest.get(f.rel)
+                if entry and entry.get("sha256") == sha and entry.get("fingerprint") == services.fingerprint:
+                    report.skipped.append(f.rel)
+                    continue
+                sub = bar.add_task(f"  {f.rel}", total=None)
+                chunks, vectors, warnings = ingest_one(
+                    f, sha, services, manifest, progress=lambda d, t, sub=sub: bar.update(sub, completed=d, total=t))
+                bar.remove_task(sub)
+                report.ingested.append(f.rel)
+                report.chunks += chunks
+                report.vectors += vectors
+                report.warnings.extend(f"{f.rel}: {w}" for w in warnings)
+            except IngestError as e:
+                report.failed.append({"source": f.rel, "error": str(e)})
+            except LectureLensError as e:
+                report.failed.append({"source": f.rel, "error": f"Could not ingest {f.rel}: {e}"})
+            except Exception as e:  # the per-file loop is a boundary: one bad file never stops the rest
+                log.debug("ingest of %s failed", f.rel, exc_info=True)
+                report.failed.append({"source": f.rel,
+                                      "error": f"Could not ingest {f.rel}: unexpected {type(e).__name__}: {e}"})
+            finally:
+                bar.advance(overall)
+    report.seconds = round(time.perf_counter() - t0, 3)
+    return report

@@ -1,0 +1,140 @@
+"""The `lecturelens` command: a thin root group. Subcommands of the other packages plug in through the
+`lecturelens.commands` entry point group (so `rag` imports no outer package)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rag.errors import LectureLensError
+
+
+def index_option(f):
+    """`--index DIR` on every command."""
+    return click.option("--index", "index_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                        help="Index folder (default: index_dir in config.yaml, else ./.lecturelens).")(f)
+
+
+def json_option(f):
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")(f)
+
+
+def settings_from(index_dir: Path | None, **extra: Any):
+    """Settings with CLI flags on top (CLI > env > config.yaml > defaults)."""
+    from rag.settings import load_settings
+
+    return load_settings(index_dir=index_dir, **extra)
+
+
+def emit(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def fail(e: LectureLensError, as_json: bool = False) -> None:
+    """Report a LectureLens error at the boundary and exit 1."""
+    if as_json:
+        emit({"error": str(e), "type": type(e).__name__})
+    else:
+        click.secho(f"Error: {e}", fg="red", err=True)
+    sys.exit(1)
+
+
+def hit_json(rank: int, hit) -> dict[str, Any]:
+    """One hit in the `search --json` contract."""
+    from rag.citations import display
+    from rag.types import TimeSpan
+
+    loc = hit.locator
+    timed = isinstance(loc, TimeSpan)
+    out = {
+        "rank": rank, "source": hit.chunk.source, "kind": hit.chunk.kind,
+        "start": round(loc.start_s, 3) if timed else None, "end": round(loc.end_s, 3) if timed else None,
+        "pages": None if timed else list(range(loc.first, loc.last + 1)),
+        "score": round(hit.score, 4), "display": display(hit.chunk, loc), "text": hit.chunk.text[:500],
+    }
+    if hit.chunk.slide is not None:
+        out["slide"] = {"source": hit.chunk.slide.source, "page": hit.chunk.slide.page}
+    return out
+
+
+@click.group()
+@click.version_option(package_name="lecturelens")
+def cli() -> None:
+    """LectureLens: ask a course folder (lecture videos, slide PDFs, audio) and get cited answers."""
+
+
+@cli.command()
+@click.argument("query", required=False)
+@click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Image query (photo/screenshot).")
+@click.option("-k", "k", type=int, default=None, help="Number of hits.")
+@click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(["video", "pdf", "audio"]), help="Only this kind.")
+@index_option
+@json_option
+def search(query, image, k, sources, kinds, index_dir, as_json):
+    """Search the course: ranked lecture moments and pages."""
+    from rag.factory import build
+    from rag.retrieval import Query
+
+    if not query and not image:
+        raise click.UsageError("give a QUERY, an --image, or both")
+    try:
+        services = build(settings_from(index_dir))
+        q = Query(text=query, image=image.read_bytes() if image else None,
+                  image_mime=_mime(image) if image else "image/jpeg", sources=sources or None, kinds=kinds or None)
+        hits = services.retriever.search(q, k)
+    except LectureLensError as e:
+        fail(e, as_json)
+    rows = [hit_json(i, h) for i, h in enumerate(hits, start=1)]
+    if as_json:
+        emit({"query": query, "image": str(image) if image else None, "embedder": services.embedder_label,
+              "hits": rows})
+        return
+    click.echo(f"embedder: {services.embedder_label}")
+    if not rows:
+        click.echo("no hits")
+    for r in rows:
+        click.echo(f"{r['rank']:>2}. {r['display']}  [{r['score']:.3f}]")
+        if r["text"]:
+            click.echo(f"    {r['text'][:160]}")
+
+
+def _mime(path: Path) -> str:
+    return {".png": "image/png", ".webp": "image/webp", ".gif": "image/gif"}.get(path.suffix.lower(), "image/jpeg")
+
+
+@cli.command()
+@index_option
+@json_option
+def status(index_dir, as_json):
+    """What the index holds: sources, chunks, vectors, embedder, fingerprint."""
+    from rag.status import index_status
+
+    try:
+        data = index_status(settings_from(index_dir))
+    except LectureLensError as e:
+        fail(e, as_json)
+    if as_json:
+        emit(data)
+        return
+    click.echo(f"index: {data['index']}")
+    click.echo(f"embedder: {data['embedder']}  fingerprint: {data['fingerprint']}")
+    click.echo(f"sources: {len(data['sources'])}  chunks: {data['chunks']}  vectors: {data['vectors']}")
+    for s in data["sources"]:
+        click.echo(f"  {s['kind']:<5} {s['source']}  ({s['chunks']} chunks)")
+
+
+def _register_plugins() -> None:
+    for ep in entry_points(group="lecturelens.commands"):
+        ep.load()(cli)
+
+
+def main() -> None:
+    """Console entry point."""
+    _register_plugins()
+    cli()

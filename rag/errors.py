@@ -1,0 +1,29 @@
+"""Errors with remedies: every message names the file or setting and what to do."""
+
+
+class LectureLensError(Exception):
+    """Base of every error LectureLens raises on purpose."""
+
+
+class ConfigError(LectureLensError):
+    """A setting is missing or wrong."""
+
+
+class IngestError(LectureLensError):
+    """One source file could not be ingested; the rest of the run goes on."""
+
+    def __init__(self, source: str, problem: str, remedy: str = ""):
+        self.source = source
+        self.problem = problem
+        msg = f"Could not ingest {source}: {problem}."
+        if remedy:
+            msg += f" {remedy}"
+        super().__init__(msg)
+
+
+class ProviderError(LectureLensError):
+    """An outside model service (Gemini) failed after retries."""
+
+
+class IndexMismatchError(LectureLensError):
+    """The index was built with another embedder or chunking settings."""

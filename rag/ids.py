@@ -1,0 +1,28 @@
+"""IDs from content: re-ingesting the same bytes writes the same IDs."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from rag.types import Locator, PageSpan, TimeSpan
+
+
+def sha256_file(path: Path, bufsize: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(bufsize):
+            h.update(block)
+    return h.hexdigest()
+
+
+def chunk_id(source_sha256: str, locator: Locator) -> str:
+    """Hash of the source bytes' hash and the locator (rounded to ms for time spans)."""
+    if isinstance(locator, TimeSpan):
+        loc = f"t:{locator.start_s:.3f}-{locator.end_s:.3f}"
+    elif isinstance(locator, PageSpan):
+        loc = f"p:{locator.first}-{locator.last}"
+    else:  # pragma: no cover - the union is closed
+        raise TypeError(locator)
+    return hashlib.sha256(f"{source_sha256}|{loc}".encode()).hexdigest()[:24]

@@ -1,0 +1,139 @@
+"""One typed settings object. Precedence: CLI flags > LECTURELENS_* env > config.yaml > defaults."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from rag.errors import ConfigError
+
+CONFIG_ENV = "LECTURELENS_CONFIG"
+
+
+class GeminiSettings(BaseModel):
+    base_url: str | None = Field(None, description="Endpoint override (tests, proxies, gateways); drives embedding and chat.")
+    api_version: str = Field("v1beta", description="Pinned REST API version.")
+    embedding_model: str = Field("gemini-embedding-2", description="Embedding model.")
+    chat_model: str = Field("gemini-2.5-flash", description="Answering model.")
+    dimension: Literal[768, 1536, 3072] = Field(768, description="output_dimensionality (MRL).")
+    batch_size: int = Field(100, ge=1, le=100, description="Contents per batchEmbedContents call.")
+    concurrency: int = Field(4, ge=1, le=32, description="Embedding calls in flight at once.")
+    timeout_s: float = Field(60.0, gt=0, description="Per-request timeout.")
+    retries: int = Field(5, ge=0, le=20, description="Attempts after the first on 408/429/5xx.")
+    retry_initial_s: float = Field(1.0, ge=0, description="First backoff delay.")
+    retry_max_s: float = Field(30.0, ge=0, description="Longest backoff delay.")
+
+
+class EmbeddingSettings(BaseModel):
+    provider: Literal["auto", "gemini", "local", "fake"] = Field(
+        "auto", description="auto = gemini when GEMINI_API_KEY/GOOGLE_API_KEY is set, else local.")
+
+
+class ChunkingSettings(BaseModel):
+    min_segment_s: float = Field(15.0, gt=0, description="Shortest video/audio segment.")
+    max_segment_s: float = Field(30.0, gt=0, description="Longest video/audio segment.")
+    pdf_slice_pages: int = Field(6, ge=1, le=6, description="Pages per PDF slice (Gemini takes at most 6).")
+    ocr: bool = Field(True, description="OCR keyframes and text-less pages.")
+
+
+class RetrievalSettings(BaseModel):
+    k: int = Field(5, ge=1, le=100, description="Hits returned by default.")
+    candidates: int = Field(50, ge=1, description="Dense and lexical candidates fused per query.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+
+
+class StoreSettings(BaseModel):
+    url: str | None = Field(None, description="Chroma server URL (http://host:port); unset = embedded in the index folder.")
+
+
+class UISettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Address the chat UI binds.")
+    port: int = Field(7860, description="Port the chat UI binds.")
+
+
+class Settings(BaseSettings):
+    """Everything LectureLens can be told. Secrets come only from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="LECTURELENS_", env_nested_delimiter="__", extra="forbid")
+
+    index_dir: Path = Field(Path(".lecturelens"), description="Where the index (Chroma, manifest, renders) lives.")
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    gemini: GeminiSettings = GeminiSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    store: StoreSettings = StoreSettings()
+    ui: UISettings = UISettings()
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        return (init_settings, _GeminiBaseUrlEnv(settings_cls), env_settings, _YamlSource(settings_cls))
+
+    def api_key(self) -> SecretStr | None:
+        """GEMINI_API_KEY or GOOGLE_API_KEY, from the environment only."""
+        key = os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
+        return SecretStr(key) if key else None
+
+    def resolved_provider(self) -> str:
+        """The embedder actually used: `auto` becomes gemini with a key, else local."""
+        p = self.embedding.provider
+        if p == "auto":
+            return "gemini" if self.api_key() else "local"
+        return p
+
+    def chunking_fingerprint(self) -> dict[str, Any]:
+        return self.chunking.model_dump()
+
+
+def fingerprint(provider: str, model: str, dimension: int, chunking: dict[str, Any]) -> str:
+    """Short hash naming the vector space + chunking; names the Chroma collection."""
+    blob = json.dumps({"p": provider, "m": model, "d": dimension, "c": chunking}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """config.yaml: $LECTURELENS_CONFIG, else ./config.yaml when present."""
+
+    def get_field_value(self, field, field_name):  # pragma: no cover - unused, required by the ABC
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = Path(os.environ.get(CONFIG_ENV, "config.yaml"))
+        if not path.is_file():
+            if CONFIG_ENV in os.environ:
+                raise ConfigError(f"{CONFIG_ENV} points at {path}, which does not exist. Fix the path or unset it.")
+            return {}
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path} is not valid YAML: {e}. Fix the file.") from e
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path} must hold a mapping of settings at the top level.")
+        return data
+
+
+class _GeminiBaseUrlEnv(PydanticBaseSettingsSource):
+    """LECTURELENS_GEMINI_BASE_URL (the documented short name) as well as LECTURELENS_GEMINI__BASE_URL."""
+
+    def get_field_value(self, field, field_name):  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        url = os.environ.get("LECTURELENS_GEMINI_BASE_URL")
+        return {"gemini": {"base_url": url}} if url else {}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings; `overrides` are CLI flags (nested as dicts). Bad values become ConfigError."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)
+    except ValidationError as e:
+        raise ConfigError(f"Invalid settings: {e}. Check config.yaml and LECTURELENS_* variables.") from e

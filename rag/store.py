@@ -1,0 +1,158 @@
+"""The vector store: a Chroma collection reached through LlamaIndex's ChromaVectorStore.
+
+chromadb is imported only here. Vectors are always passed in: Chroma's default embedding
+function would download a model, so collections are opened with `embedding_function=None`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rag.errors import ConfigError
+from rag.types import Chunk, PageSpan, TimeSpan, View
+
+
+@dataclass(frozen=True)
+class StoredView:
+    """One stored vector as retrieval sees it."""
+
+    vector_id: str
+    chunk: Chunk
+    view: str
+    page: int | None
+    text: str
+    score: float = 0.0  # cosine similarity for dense results
+
+
+def _metadata(chunk: Chunk, view: View) -> dict[str, Any]:
+    loc = chunk.locator
+    meta: dict[str, Any] = {
+        "chunk_id": chunk.id,
+        "view": view.name,
+        "source": chunk.source,
+        "kind": chunk.kind,
+        "chunk": chunk.model_dump_json(),
+    }
+    if isinstance(loc, TimeSpan):
+        meta.update(start=loc.start_s, end=loc.end_s)
+    elif isinstance(loc, PageSpan):
+        meta.update(first=loc.first, last=loc.last)
+    if view.page is not None:
+        meta["page"] = view.page
+    return meta
+
+
+class ChromaStore:
+    """One collection per index fingerprint, embedded on disk or on a Chroma server."""
+
+    def __init__(self, index_dir: Path, fingerprint: str, *, url: str | None = None,
+                 space_meta: dict[str, Any] | None = None, client: Any = None):
+        self.index_dir = Path(index_dir)
+        self.fingerprint = fingerprint
+        self.collection_name = f"lecturelens_{fingerprint}"
+        self._client = client if client is not None else self._make_client(url)
+        self._collection = self._client.get_or_create_collection(
+            name=self.collection_name,
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={"fingerprint": fingerprint, **(space_meta or {})},
+        )
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        self.vector_store = ChromaVectorStore(chroma_collection=self._collection)
+        self._version = 0
+
+    def _make_client(self, url: str | None):
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        if url:
+            from urllib.parse import urlparse
+
+            u = urlparse(url)
+            if not u.hostname:
+                raise ConfigError(f"store.url {url!r} is not a URL like http://127.0.0.1:8000. Fix config.yaml.")
+            return chromadb.HttpClient(host=u.hostname, port=u.port or 8000, ssl=u.scheme == "https",
+                                       settings=chroma_settings)
+        path = self.index_dir / "chroma"
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+    @property
+    def version(self) -> int:
+        """Bumped on every write in this process; lexical caches key on it and the count."""
+        return self._version
+
+    def count(self) -> int:
+        return self._collection.count()
+
+    def add(self, chunk: Chunk, views: Sequence[View], vectors: Sequence[Sequence[float]]) -> int:
+        """Store the views of one chunk as LlamaIndex nodes with precomputed embeddings."""
+        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
+        nodes = []
+        for view, vec in zip(views, vectors, strict=True):
+            nodes.append(TextNode(
+                id_=view.vector_id(chunk.id),
+                text=view.text,
+                embedding=list(map(float, vec)),
+                metadata=_metadata(chunk, view),
+                excluded_embed_metadata_keys=["chunk"],
+                excluded_llm_metadata_keys=["chunk"],
+                relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=chunk.source)},
+            ))
+        if nodes:
+            self.vector_store.add(nodes)
+            self._version += 1
+        return len(nodes)
+
+    def delete_source(self, source: str) -> None:
+        """Remove every vector of one source (its path is the LlamaIndex ref_doc_id)."""
+        self.vector_store.delete(ref_doc_id=source)
+        self._version += 1
+
+    def query(self, vector: Sequence[float], n: int, where: dict[str, Any] | None = None) -> list[StoredView]:
+        """Dense top-n views, with cosine similarity as score."""
+        from llama_index.core.vector_stores.types import VectorStoreQuery
+
+        total = self.count()
+        if total == 0:
+            return []
+        q = VectorStoreQuery(query_embedding=list(map(float, vector)), similarity_top_k=min(n, total))
+        res = self.vector_store.query(q, where=where) if where else self.vector_store.query(q)
+        out = []
+        for node, sim in zip(res.nodes, res.similarities or [], strict=False):
+            # ChromaVectorStore reports exp(-distance); the collection's distance is 1 - cosine.
+            cos = 1.0 + math.log(max(sim, 1e-12))
+            out.append(self._stored(node.node_id, node.get_content(), node.metadata, cos))
+        return out
+
+    def all_views(self, where: dict[str, Any] | None = None) -> list[StoredView]:
+        """Every stored view (text + chunk), for lexical search and listings."""
+        res = self._collection.get(include=["documents", "metadatas"], where=where)
+        return [self._stored(i, d or "", m) for i, d, m in zip(res["ids"], res["documents"], res["metadatas"],
+                                                                strict=True)]
+
+    def chunks_of(self, source: str) -> list[Chunk]:
+        """Distinct chunks of one source in locator order."""
+        seen: dict[str, Chunk] = {}
+        for v in self.all_views(where={"source": source}):
+            seen.setdefault(v.chunk.id, v.chunk)
+        return sorted(seen.values(), key=_locator_key)
+
+    @staticmethod
+    def _stored(vector_id: str, text: str, meta: dict[str, Any], score: float = 0.0) -> StoredView:
+        page = meta.get("page")
+        return StoredView(vector_id=vector_id, chunk=Chunk.model_validate_json(meta["chunk"]),
+                          view=str(meta["view"]), page=int(page) if isinstance(page, int | float) else None,
+                          text=text, score=score)
+
+
+def _locator_key(chunk: Chunk) -> float:
+    loc = chunk.locator
+    return loc.start_s if isinstance(loc, TimeSpan) else float(loc.first)
