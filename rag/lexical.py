@@ -37,7 +37,7 @@ def tokens(text: str, *, keep_stopwords: bool = False) -> list[str]:
     text = unicodedata.normalize("NFKC", text).lower()
     out = []
     for w in _WORD.findall(text):
-        if not keep_stopwords and (w in STOPWORDS or (len(w) < 2 and not w.isdigit())):
+        if not keep_stopwords and (w in STOPWORDS or (len(w) < 2 and w.isascii() and not w.isdigit())):
             continue
         out.append(stem(w))
     return out
