@@ -38,12 +38,13 @@ MAX_BATCH_BYTES = 40_000_000
 
 _REMEDIES = {
     400: "Gemini rejected the request; check the item against the model limits (text 8192 tokens, "
-         "<= 6 images, video <= 120 s, PDF <= 6 pages) and gemini.embedding_model.",
+    "<= 6 images, video <= 120 s, PDF <= 6 pages) and gemini.embedding_model.",
     401: "Check GEMINI_API_KEY / GOOGLE_API_KEY.",
     403: "Check GEMINI_API_KEY / GOOGLE_API_KEY and that the key may use this model.",
     404: "Check gemini.embedding_model and gemini.api_version.",
     429: "Quota or rate limit reached; lower gemini.concurrency or wait, then re-run (ingest resumes).",
 }
+_SERVER_REMEDY = "Gemini had a server problem; re-run later (ingest resumes)."
 
 
 def http_options(settings: GeminiSettings) -> Any:
@@ -69,7 +70,8 @@ def build_client(settings: GeminiSettings, api_key: SecretStr) -> Any:
     """A `google.genai.Client` (Developer API) with LectureLens' endpoint, timeout and retry policy."""
     from google import genai
 
-    return genai.Client(api_key=api_key.get_secret_value(), vertexai=False, http_options=http_options(settings))
+    key = api_key.get_secret_value()
+    return genai.Client(api_key=key, vertexai=False, http_options=http_options(settings))
 
 
 class GeminiEmbedder:
@@ -101,8 +103,12 @@ class GeminiEmbedder:
         if empty:
             raise ValueError(f"{label or 'embed_documents'}: items {empty[:5]} have no text or media")
         contents = [types.Content(parts=self._document_parts(item)) for item in items]
-        batches = _pack(contents, [sum(len(m.data) for m in it.media) for it in items],
-                        self.settings.batch_size, MAX_BATCH_BYTES)
+        batches = _pack(
+            contents,
+            [sum(len(m.data) for m in it.media) for it in items],
+            self.settings.batch_size,
+            MAX_BATCH_BYTES,
+        )
         if len(batches) == 1 or self.settings.concurrency == 1:
             return [v for b in batches for v in self._embed_batch(b, label)]
         workers = min(self.settings.concurrency, len(batches))
@@ -115,8 +121,9 @@ class GeminiEmbedder:
                     f.cancel()
                 raise
 
-    def embed_query(self, text: str | None = None, image: bytes | None = None,
-                    image_mime: str = "image/jpeg") -> list[float]:
+    def embed_query(
+        self, text: str | None = None, image: bytes | None = None, image_mime: str = "image/jpeg"
+    ) -> list[float]:
         """One vector for a text query, an image query, or both fused in one Content."""
         from google.genai import types
 
@@ -138,7 +145,8 @@ class GeminiEmbedder:
         parts = []
         if item.text.strip():
             # Google's document format for gemini-embedding-2; "none" when there is no title.
-            parts.append(types.Part.from_text(text=f"title: {item.title.strip() or 'none'} | text: {item.text}"))
+            title = item.title.strip() or "none"
+            parts.append(types.Part.from_text(text=f"title: {title} | text: {item.text}"))
         parts += [types.Part.from_bytes(data=m.data, mime_type=m.mime_type) for m in item.media]
         return parts
 
@@ -147,8 +155,10 @@ class GeminiEmbedder:
 
         try:
             resp = self._client.models.embed_content(
-                model=self.model, contents=contents,
-                config=types.EmbedContentConfig(output_dimensionality=self.dimension))
+                model=self.model,
+                contents=contents,
+                config=types.EmbedContentConfig(output_dimensionality=self.dimension),
+            )
         except Exception as e:
             err = self._translate(e, label)
             if err is None:
@@ -156,14 +166,18 @@ class GeminiEmbedder:
             raise err from (None if self._secret and self._secret in str(e) else e)
         vectors = [list(e.values or []) for e in (resp.embeddings or [])]
         if len(vectors) != len(contents):
-            raise ProviderError(f"Gemini returned {len(vectors)} embeddings for {len(contents)} items of "
-                                f"{label or 'the batch'}. Re-run; if it persists, lower gemini.batch_size.")
+            raise ProviderError(
+                f"Gemini returned {len(vectors)} embeddings for {len(contents)} items of "
+                f"{label or 'the batch'}. Re-run; if it persists, lower gemini.batch_size."
+            )
         return [self._normalise(v, label) for v in vectors]
 
     def _normalise(self, v: list[float], label: str) -> list[float]:
         if len(v) != self.dimension:
-            raise ProviderError(f"Gemini returned a {len(v)}-d vector for {label or 'the batch'}, expected "
-                                f"{self.dimension}. Check gemini.dimension and gemini.embedding_model.")
+            raise ProviderError(
+                f"Gemini returned a {len(v)}-d vector for {label or 'the batch'}, expected "
+                f"{self.dimension}. Check gemini.dimension and gemini.embedding_model."
+            )
         norm = math.sqrt(sum(x * x for x in v))
         if not norm:
             raise ProviderError(f"Gemini returned an all-zero vector for {label or 'the batch'}. Re-run it.")
@@ -177,9 +191,13 @@ class GeminiEmbedder:
         tries = f"{self.settings.retries + 1} attempt(s)"
         if isinstance(e, errors.APIError):
             code = e.code or 0
-            remedy = _REMEDIES.get(code, "Gemini had a server problem; re-run later (ingest resumes).")
+            if "API_KEY_INVALID" in str(e.details):  # Gemini answers a bad key with a plain 400
+                code_remedy = _REMEDIES[401]
+            else:
+                code_remedy = _REMEDIES.get(code, _SERVER_REMEDY)
             after = f" after {tries}" if code in RETRY_STATUS_CODES else ""
-            msg = f"{what}: HTTP {code} {e.status or ''}{after}: {e.message or ''}. {remedy}"
+            detail = (e.message or "").strip().rstrip(".")
+            msg = f"{what}: HTTP {code} {e.status or ''}{after}: {detail}. {code_remedy}"
         elif isinstance(e, _transport_errors()):
             if "Timeout" in type(e).__name__:
                 problem = f"no answer within {self.settings.timeout_s:g} s"

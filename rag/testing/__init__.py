@@ -1,5 +1,6 @@
 """Test doubles shipped inside the package, shared by tests, the demo and eval smoke runs."""
 
-from rag.testing.fake_gemini import FakeGeminiServer, RecordedRequest, embed_parts
+from rag.testing.fake_gemini import FakeGeminiServer, RecordedRequest
+from rag.testing.fake_vectors import embed_parts
 
 __all__ = ["FakeGeminiServer", "RecordedRequest", "embed_parts"]

@@ -14,127 +14,36 @@ google/genai/models.py, not guessed):
   events) -> `{"candidates": [{"content": {"role": "model", "parts": [...]}, ...}], ...}`.
 - Errors: `{"error": {"code", "message", "status"}}`.
 
-Embeddings are deterministic and meaningful: words and character trigrams of text parts, and a
-bottom-k sketch of byte 8-gram hashes of media parts, are spread over 3072 dimensions by signed
-hashing (a sparse random projection), so similar inputs get close vectors and identical media
-bytes the same vector. As with the real models the full 3072-d vector is unit length and a smaller
-`outputDimensionality` is its (MRL-style) prefix, which is NOT unit length: clients must normalise.
+Embeddings come from `rag.testing.fake_vectors` (deterministic, similar inputs -> close vectors;
+sub-3072 vectors are prefixes and not unit length, as with the real models).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import json
 import re
 import threading
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
-from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import numpy as np
+from rag.testing.fake_vectors import FULL_DIM, InvalidRequest, embed_parts
 
-FULL_DIM = 3072
-_BANDS = ((0, 768, 8), (768, 1536, 8), (1536, 3072, 16))  # (start, end, probes): prefixes stay dense
-_MEDIA_SCAN_BYTES = 4_000_000
-_MEDIA_SKETCH = 256
-_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-           408: "DEADLINE_EXCEEDED", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 502: "UNAVAILABLE",
-           503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
-_SCAFFOLD = re.compile(r"^\s*task:[^|]*\|\s*query:|^\s*title:(\s*none\s*(?=\|))?|\|\s*text:", re.I)
-_STOP = frozenset("a an and are as at be by do does for from how in is it of on or that the this to "
-                  "what when where which who why with".split())
+_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    408: "DEADLINE_EXCEEDED",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    502: "UNAVAILABLE",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
 _PATH = re.compile(r"^/(?P<version>v1\w*)/models/(?P<model>[\w.\-]+):(?P<action>\w+)$")
-
-
-# --- embeddings -------------------------------------------------------------------------------
-
-@lru_cache(maxsize=16384)
-def _probe(feature: str) -> tuple[np.ndarray, np.ndarray]:
-    """Where one feature lands: 32 (index, sign) pairs, spread over the MRL bands."""
-    raw = np.frombuffer(hashlib.blake2b(feature.encode(), digest_size=64).digest(), dtype="<u2")
-    raw = raw.astype(np.int64)
-    idx, at = [], 0
-    for start, end, n in _BANDS:
-        idx.append(start + raw[at:at + n] % (end - start))
-        at += n
-    bits = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=4, person=b"sign").digest(), "little")
-    signs = np.array([1.0 if bits >> i & 1 else -1.0 for i in range(32)])
-    return np.concatenate(idx), signs
-
-
-def _project(weights: dict[str, float]) -> np.ndarray:
-    vec = np.zeros(FULL_DIM)
-    for feature, w in weights.items():
-        idx, signs = _probe(feature)
-        np.add.at(vec, idx, w * signs)
-    norm = np.linalg.norm(vec)
-    return vec / norm if norm else vec
-
-
-def _text_features(text: str) -> dict[str, float]:
-    words = [w for w in re.findall(r"\w+", _SCAFFOLD.sub(" ", text).lower()) if w not in _STOP]
-    weights: Counter[str] = Counter()
-    for w in words:
-        weights["w:" + w] += 1.0
-        padded = f"#{w}#"
-        for i in range(len(padded) - 2):
-            weights["c:" + padded[i:i + 3]] += 0.25
-    return dict(weights) or {"raw:" + text: 1.0}
-
-
-def _media_features(data: bytes) -> dict[str, float]:
-    arr = np.frombuffer(data[:_MEDIA_SCAN_BYTES], dtype=np.uint8).astype(np.uint64)
-    if len(arr) < 8:
-        return {"bytes:" + data.hex(): 1.0}
-    n = len(arr) - 7
-    h = np.zeros(n, dtype=np.uint64)
-    for j in range(8):  # polynomial hash of every 8-byte window (uint64 arithmetic wraps)
-        h = h * np.uint64(1099511628211) + arr[j:j + n]
-    h ^= h >> np.uint64(31)
-    h *= np.uint64(0x9E3779B97F4A7C15)
-    if n > _MEDIA_SKETCH:
-        h = np.partition(h, _MEDIA_SKETCH)[:_MEDIA_SKETCH]
-    return {f"b:{v}": 1.0 for v in np.unique(h)}
-
-
-def _part_vector(part: dict[str, Any]) -> np.ndarray:
-    if isinstance(part.get("text"), str):
-        return _project(_text_features(part["text"]))
-    blob = part.get("inline_data") or part.get("inlineData")
-    if isinstance(blob, dict):
-        try:
-            data = base64.b64decode(blob.get("data") or "", validate=True)
-        except (binascii.Error, ValueError) as e:
-            raise _BadRequest(f"Invalid value at 'inline_data.data': not base64 ({e})") from e
-        if not (blob.get("mime_type") or blob.get("mimeType")):
-            raise _BadRequest("inline_data.mime_type is required")
-        return _project(_media_features(data))
-    ref = part.get("file_data") or part.get("fileData")
-    if isinstance(ref, dict):
-        return _project({"uri:" + str(ref.get("file_uri") or ref.get("fileUri")): 1.0})
-    raise _BadRequest(f"Unsupported part for embedding: keys {sorted(part)}")
-
-
-def embed_parts(parts: list[dict[str, Any]], dimension: int = FULL_DIM) -> list[float]:
-    """The fake model: one vector for the REST parts of one Content (prefix of a unit 3072-d vector)."""
-    if not parts:
-        raise _BadRequest("content.parts must not be empty")
-    if not 1 <= dimension <= FULL_DIM:
-        raise _BadRequest(f"outputDimensionality must be between 1 and {FULL_DIM}, got {dimension}")
-    vec = sum((_part_vector(p) for p in parts), np.zeros(FULL_DIM))
-    norm = np.linalg.norm(vec)
-    return [float(x) for x in (vec / norm if norm else vec)[:dimension]]
-
-
-# --- server -------------------------------------------------------------------------------------
-
-class _BadRequest(Exception):
-    pass
 
 
 @dataclass
@@ -166,7 +75,7 @@ class FakeGeminiServer:
     """Fake Gemini on 127.0.0.1:<free port>. Use as a context manager, or start()/stop()."""
 
     expected_api_key: str | None = None  # when set, any other key gets Gemini's 400 API_KEY_INVALID
-    requests: list[RecordedRequest] = field(default_factory=list)
+    requests: list[RecordedRequest] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -182,8 +91,9 @@ class FakeGeminiServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self._httpd.block_on_close = False
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-gemini", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-gemini", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -220,8 +130,9 @@ class FakeGeminiServer:
         old.set()  # release handlers still sleeping in a delay
 
     # scripting
-    def fail_next(self, status: int = 429, times: int = 1, *, action: str | None = None,
-                  message: str | None = None) -> None:
+    def fail_next(
+        self, status: int = 429, times: int = 1, *, action: str | None = None, message: str | None = None
+    ) -> None:
         """The next `times` requests (of `action`, e.g. "batchEmbedContents", if given) get this error."""
         with self._lock:
             self._scripts.append(_Script(status, 0.0, times, action, message))
@@ -265,8 +176,15 @@ class FakeGeminiServer:
         with self._lock:
             if self._replies:
                 return self._replies.popleft()
-        last = next((p.get("text") for c in reversed(contents) for p in c.get("parts", [])
-                     if isinstance(p.get("text"), str)), "")
+        last = next(
+            (
+                p.get("text")
+                for c in reversed(contents)
+                for p in c.get("parts", [])
+                if isinstance(p.get("text"), str)
+            ),
+            "",
+        )
         return [{"text": f"Fake Gemini reply to: {last[:80]}"}]
 
     def _embed(self, model: str, action: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -274,19 +192,19 @@ class FakeGeminiServer:
             return {"embedding": {"values": self._embed_one(body)}}
         reqs = body.get("requests")
         if not isinstance(reqs, list) or not reqs:
-            raise _BadRequest("requests must be a non-empty list")
+            raise InvalidRequest("requests must be a non-empty list")
         if len(reqs) > 100:
-            raise _BadRequest("* BatchEmbedContentsRequest.requests: at most 100 requests can be in one batch")
+            raise InvalidRequest("* BatchEmbedContentsRequest.requests: at most 100 requests in one batch")
         for r in reqs:
             if r.get("model") != f"models/{model}":
-                raise _BadRequest(f"Model in request ({r.get('model')}) does not match models/{model} in the path")
+                raise InvalidRequest(f"Model {r.get('model')} in the request does not match models/{model}")
         return {"embeddings": [{"values": self._embed_one(r)} for r in reqs]}
 
     @staticmethod
     def _embed_one(req: dict[str, Any]) -> list[float]:
         content = req.get("content")
         if not isinstance(content, dict):
-            raise _BadRequest("content is required")
+            raise InvalidRequest("content is required")
         return embed_parts(content.get("parts") or [], int(req.get("outputDimensionality") or FULL_DIM))
 
 
@@ -326,11 +244,19 @@ class _Handler(BaseHTTPRequestHandler):
             body = raw.decode(errors="replace")
         key = self.headers.get("x-goog-api-key") or query.pop("key", None)
         rec = RecordedRequest(
-            method=self.command, path=url.path, query=query,
-            model=m["model"] if m else None, action=m["action"] if m else None,
-            headers={k.lower(): v for k, v in self.headers.items()
-                     if k.lower() not in ("x-goog-api-key", "authorization")},
-            body=body, api_key_present=bool(key))
+            method=self.command,
+            path=url.path,
+            query=query,
+            model=m["model"] if m else None,
+            action=m["action"] if m else None,
+            headers={
+                k.lower(): v
+                for k, v in self.headers.items()
+                if k.lower() not in ("x-goog-api-key", "authorization")
+            },
+            body=body,
+            api_key_present=bool(key),
+        )
         with self.fake._lock:
             self.fake.requests.append(rec)
         try:
@@ -343,7 +269,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not key:
             return self._error(rec, 403, "Method doesn't allow unregistered callers. Please use an API key.")
         if fake.expected_api_key is not None and key != fake.expected_api_key:
-            return self._error(rec, 400, "API key not valid. Please pass a valid API key.")
+            info = {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}
+            return self._error(rec, 400, "API key not valid. Please pass a valid API key.", [info])
         script = fake._take_script(rec.action)
         if script and script.delay_s:
             fake._wake.wait(script.delay_s)
@@ -356,20 +283,20 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._json(rec, 200, fake._embed(rec.model, rec.action, rec.body))
             if rec.action in ("generateContent", "streamGenerateContent"):
                 return self._generate(rec)
-        except _BadRequest as e:
+        except InvalidRequest as e:
             return self._error(rec, 400, str(e))
         return self._error(rec, 404, f"Method {rec.action} is not supported by the fake.")
 
     def _generate(self, rec: RecordedRequest) -> None:
         contents = rec.body.get("contents")
         if not isinstance(contents, list) or not contents:
-            raise _BadRequest("* GenerateContentRequest.contents: contents is not specified")
+            raise InvalidRequest("* GenerateContentRequest.contents: contents is not specified")
         parts = self.fake._take_reply(contents)
         meta = {"usageMetadata": _usage(contents, parts), "modelVersion": rec.model, "responseId": "fake"}
         if rec.action == "generateContent":
             return self._json(rec, 200, {"candidates": [_candidate(parts, "STOP")], **meta})
         if rec.query.get("alt") != "sse":
-            raise _BadRequest("the fake streams only with ?alt=sse, as google-genai asks")
+            raise InvalidRequest("the fake streams only with ?alt=sse, as google-genai asks")
         # Text is streamed in a few pieces, other parts whole; the last event carries finish + usage.
         pieces: list[list[dict[str, Any]]] = []
         for p in parts:
@@ -387,14 +314,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         for i, piece in enumerate(pieces):
             last = i == len(pieces) - 1
-            event = {"candidates": [_candidate(piece, "STOP" if last else None)],
-                     **(meta if last else {"modelVersion": rec.model, "responseId": "fake"})}
+            event = {
+                "candidates": [_candidate(piece, "STOP" if last else None)],
+                **(meta if last else {"modelVersion": rec.model, "responseId": "fake"}),
+            }
             self.wfile.write(f"data: {json.dumps(event)}\r\n\r\n".encode())
             self.wfile.flush()
 
-    def _error(self, rec: RecordedRequest, code: int, message: str) -> None:
-        status = _STATUS.get(code, "UNKNOWN")
-        self._json(rec, code, {"error": {"code": code, "message": message, "status": status}})
+    def _error(self, rec: RecordedRequest, code: int, message: str, details: list[Any] | None = None) -> None:
+        error: dict[str, Any] = {"code": code, "message": message, "status": _STATUS.get(code, "UNKNOWN")}
+        if details:
+            error["details"] = details
+        self._json(rec, code, {"error": error})
 
     def _json(self, rec: RecordedRequest, code: int, payload: dict[str, Any]) -> None:
         data = json.dumps(payload).encode()
