@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -64,12 +65,11 @@ def content_hash(found: Found) -> str:
     """Hash of the file, and of its caption sidecar for video/audio (new captions → re-ingest)."""
     h = sha256_file(found.path)
     if found.kind in ("video", "audio"):
-        for ext in (".vtt", ".srt", ".VTT", ".SRT"):
-            side = found.path.with_suffix(ext)
-            if side.is_file():
-                import hashlib
+        from ingest.captions import find_sidecar
 
-                return hashlib.sha256(f"{h}|{sha256_file(side)}".encode()).hexdigest()
+        side = find_sidecar(found.path)
+        if side is not None:
+            return hashlib.sha256(f"{h}|{sha256_file(side)}".encode()).hexdigest()
     return h
 
 

@@ -1,0 +1,511 @@
+"""Lecture videos: probe, find slide changes and pauses, segment, keyframes (+ OCR), small clips."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ingest.audio import (
+    LoudnessMeter,
+    Progress,
+    SegmentParts,
+    Step,
+    assign_cues,
+    build_chunk,
+    caption_candidates,
+    load_sidecar,
+    new_source,
+    report,
+    silence_candidates,
+    title_from_filename,
+)
+from ingest.extract import Extracted, ImageRecord
+from ingest.segment import SLIDE_CHANGE, choose_boundaries
+from rag.errors import IngestError
+from rag.settings import ChunkingSettings
+from rag.types import EmbedItem, MediaPart, View
+
+if TYPE_CHECKING:
+    import av
+    from av.video.reformatter import VideoReformatter
+
+__all__ = ["SlideChange", "change_score", "detect_changes", "extract_video", "title_from_filename"]
+
+OCR = Callable[[bytes], str]
+
+SAMPLE_FPS = 2.0  # frames analysed per second of video
+SMALL = (160, 90)  # analysis frame size (w, h), grayscale
+PIXEL_DELTA = 24  # a pixel "changed" when its gray level moves by more than this
+MIN_CHANGE = 0.004  # at least this fraction of pixels must change (slides are mostly white)
+KEYFRAME_WIDTH = 1280
+MAX_KEYFRAMES_PER_SEGMENT = 4
+CLIP_HEIGHT = 480
+CLIP_FPS = 5
+_REMEDY = "Re-encode it (e.g. `ffmpeg -i in.mp4 -c:v libx264 -c:a aac out.mp4`) or remove it."
+
+
+@dataclass(frozen=True)
+class SlideChange:
+    """A visual change: `time` is the first analysed frame showing new content, `settled` when it stops."""
+
+    time: float
+    settled: float
+    magnitude: float  # fraction of pixels that changed
+
+    @property
+    def strength(self) -> float:
+        # A few percent of pixels (a bullet, a swaying speaker) ≈ a sentence end; a new slide ≈ 0.95.
+        return min(1.0, SLIDE_CHANGE - 0.45 + 0.5 * min(1.0, self.magnitude / 0.08))
+
+
+@dataclass
+class _Analysis:
+    duration: float
+    fps: float
+    size: tuple[int, int]
+    changes: list[SlideChange] = field(default_factory=list)
+    silences: list[tuple[float, float]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def extract_video(path: Path, rel: str, media_dir: Path, settings: ChunkingSettings, *,
+                  ocr: OCR | None = None, want_clips: bool = False,
+                  progress: Progress | None = None) -> Extracted:
+    """Segment a lecture video into 15–30 s chunks with captions, keyframes, OCR text and clips."""
+    import av
+
+    step = report(progress)
+    cues, _ = load_sidecar(path, rel)
+    try:
+        info = _analyse(path, rel, step)
+        candidates = [(c.time, c.strength) for c in info.changes] + info.silences + caption_candidates(cues)
+        segments = choose_boundaries(info.duration, candidates, settings.min_segment_s,
+                                     settings.max_segment_s)
+        plan = [_keyframe_times(span, info.changes) for span in segments]
+        frames = _grab_keyframes(path, sorted({t for ts in plan for t in ts}), step)
+        clips = _encode_clips(path, segments, step) if want_clips else [None] * len(segments)
+    except av.FFmpegError as e:
+        raise IngestError(rel, f"the video could not be decoded ({e})", _REMEDY) from e
+
+    source = new_source(path, rel, "video", info.duration, bool(cues))
+    out = Extracted(source=source, warnings=info.warnings)
+    if not cues:
+        out.warnings.append(f"no captions (.vtt/.srt) next to {rel}; indexed from keyframes only")
+    kf_dir = media_dir / source.sha256[:12]
+    kf_dir.mkdir(parents=True, exist_ok=True)
+    use_ocr = ocr if settings.ocr else None
+    per_segment = zip(segments, assign_cues(cues, segments), clips, plan, strict=True)
+    for i, (span, seg_cues, clip, kf_times) in enumerate(per_segment):
+        kfs = [(t, frames[t]) for t in kf_times if t in frames]
+        texts = [use_ocr(jpg).strip() if use_ocr else "" for _, jpg in kfs]
+        parts = SegmentParts(span=span, cues=seg_cues, ocr_text=_join_unique(texts), clip=clip,
+                             keyframes=tuple(t for t, _ in kfs))
+        chunk, seg_view = build_chunk(source, parts)
+        views = [seg_view]
+        for (t, jpg), text in zip(kfs, texts, strict=True):
+            file = kf_dir / f"kf_{t:.1f}.jpg"
+            file.write_bytes(jpg)
+            name = f"kf{t:.1f}"
+            media = (MediaPart(mime_type="image/jpeg", data=jpg),)
+            item = EmbedItem(text=text, title=source.title, media=media)
+            views.append(View(name=name, item=item, text=text))
+            out.images.append(ImageRecord(chunk_id=chunk.id, path=file, time_s=t, view=name))
+        out.chunks.append((chunk, views))
+        step("chunks", (i + 1) / len(segments))
+    return out
+
+
+# ---------------------------------------------------------------- pass 1: analysis
+
+
+def _analyse(path: Path, rel: str, step: Step) -> _Analysis:
+    """One decode pass: probe, small gray frames at SAMPLE_FPS, audio loudness."""
+    import av
+
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError) as e:
+        raise IngestError(rel, f"the file is not a readable video ({_reason(e)})", _REMEDY) from e
+    with container:
+        if not container.streams.video:
+            raise IngestError(rel, "the file has no video stream",
+                              "Give audio-only files an audio extension (.mp3, .m4a, .wav).")
+        vs = container.streams.video[0]
+        audio = container.streams.audio[0] if container.streams.audio else None
+        header = _header_duration(container, vs)
+        offset = _start_offset(container)
+        vs.thread_type = "AUTO"
+        # Frequent keyframes: decoding only them is enough for 2 fps analysis and much faster.
+        # Otherwise skip non-reference frames when there are plenty (a change still lands within
+        # ~1/15 s); at low frame rates every frame counts for placing a slide change.
+        if _keyframe_interval(path) <= 0.6:
+            vs.codec_context.skip_frame = "NONKEY"
+        elif vs.average_rate and vs.average_rate >= 20:
+            vs.codec_context.skip_frame = "NONREF"
+        meter = LoudnessMeter() if audio is not None else None
+        sampler = _Sampler()
+        last_t = 0.0
+        streams = [s for s in (vs, audio) if s is not None]
+        for packet in container.demux(*streams):
+            for frame in packet.decode():
+                if isinstance(frame, av.AudioFrame):
+                    if meter is not None:
+                        meter.feed(frame)
+                    continue
+                t = _frame_time(frame, offset, last_t)
+                last_t = max(last_t, t)
+                if sampler.feed(frame, t) and header:
+                    step("analyse", min(1.0, t / header))
+        if meter is not None:
+            meter.feed(None)
+        if not sampler.times:
+            raise IngestError(rel, "no video frame could be decoded", _REMEDY)
+        fps = float(vs.average_rate) if vs.average_rate else 0.0
+        size = (vs.codec_context.width, vs.codec_context.height)
+
+    decoded = last_t + (1 / fps if fps else 0.0)
+    audio_start = (meter.start_s or offset) - offset if meter is not None else 0.0
+    if meter is not None:
+        decoded = max(decoded, audio_start + meter.duration_s)
+    info = _Analysis(duration=decoded, fps=fps, size=size)
+    if header and header > decoded + 2.0:
+        info.warnings.append(f"{rel} seems truncated: its header says {header:.1f} s but only "
+                             f"{decoded:.1f} s decode; indexed what decodes")
+    elif header:
+        info.duration = header
+    info.changes = detect_changes(sampler.times, sampler.scores, sampler.onsets)
+    if meter is not None:
+        info.silences = silence_candidates(meter.window_db(), audio_start)
+    return info
+
+
+class _Sampler:
+    """Analysis frames at SAMPLE_FPS and, where they differ, the exact frame where the change began.
+
+    Every decoded frame also gets a tiny luma thumbnail (strided, no scaling: cheap), so a change
+    seen between two samples 0.5 s apart is placed on the first frame that shows it.
+    """
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.scores: list[float] = []  # scores[k]: change between samples k and k+1
+        self.onsets: list[float] = []  # onsets[k]: first frame after sample k showing that change
+        self._prev: np.ndarray | None = None
+        self._prev_tiny: np.ndarray | None = None
+        self._pending: list[tuple[float, np.ndarray]] = []
+        self._next_t = 0.0
+        # One reformatter for the whole pass: it keeps its scaling context (frame.reformat builds
+        # a new one per call, ~5x slower).
+        from av.video.reformatter import VideoReformatter
+
+        self._scaler = VideoReformatter()
+        self._tiny_scaler = VideoReformatter()
+
+    def feed(self, frame: av.VideoFrame, t: float) -> bool:
+        """Take one decoded frame; True when it became an analysis sample."""
+        tiny = _tiny_luma(frame, self._tiny_scaler)
+        self._pending.append((t, tiny))
+        if t + 1e-3 < self._next_t:
+            return False
+        small = self._scaler.reformat(frame, width=SMALL[0], height=SMALL[1], format="gray",
+                                      interpolation="AREA")
+        cur = small.to_ndarray()
+        if self._prev is not None:
+            score = change_score(self._prev, cur)
+            self.scores.append(score)
+            onset = t
+            if score > MIN_CHANGE and self._prev_tiny is not None:
+                onset = _onset(self._prev_tiny, self._pending)
+            self.onsets.append(onset)
+        self.times.append(t)
+        self._prev, self._prev_tiny, self._pending = cur, tiny, []
+        self._next_t = (math.floor(t * SAMPLE_FPS + 1e-6) + 1) / SAMPLE_FPS
+        return True
+
+
+def _tiny_luma(frame: av.VideoFrame, scaler: VideoReformatter) -> np.ndarray:
+    """About 80x45 gray pixels, straight from the luma plane when the format allows."""
+    if frame.format.name in _PLANAR_8BIT:
+        plane = frame.planes[0]
+        y = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
+        return y[:: max(1, plane.height // 45), :: max(1, plane.width // 80)]
+    return scaler.reformat(frame, width=80, height=45, format="gray").to_ndarray()
+
+
+_PLANAR_8BIT = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"}
+
+
+def _onset(before: np.ndarray, frames: Sequence[tuple[float, np.ndarray]]) -> float:
+    """Time of the first frame that covers half of the change from `before` to the last frame."""
+    base = before.astype(np.int16)
+    dists = [float(np.mean(np.abs(f.astype(np.int16) - base))) for _, f in frames]
+    total = dists[-1]
+    for (t, _), d in zip(frames, dists, strict=True):
+        if d >= 0.5 * total:
+            return t
+    return frames[-1][0]
+
+
+def change_score(a: np.ndarray, b: np.ndarray) -> float:
+    """Fraction of pixels whose gray level moves by more than `PIXEL_DELTA` between two small frames.
+
+    Robust to compression noise, and a new bullet on a white slide still moves a few percent of
+    pixels (a scene-cut threshold such as ffmpeg's 0.3 finds nothing on slides).
+    """
+    return np.count_nonzero(np.abs(a.astype(np.int16) - b.astype(np.int16)) > PIXEL_DELTA) / a.size
+
+
+def detect_changes(times: Sequence[float], scores: Sequence[float],
+                   onsets: Sequence[float] | None = None) -> list[SlideChange]:
+    """Slide/scene changes from `scores[k]` = change between frames at `times[k]` and `times[k+1]`.
+
+    `onsets[k]` (default `times[k+1]`) is when that change began, to the frame.
+    The threshold adapts to the video's usual motion (talking heads, webcam insets); runs of
+    consecutive changes (fades, builds, animations) merge into one change at their strongest step.
+    """
+    sc = np.asarray(scores, dtype=float)
+    if len(sc) == 0:
+        return []
+    med = float(np.median(sc))
+    mad = float(np.median(np.abs(sc - med)))
+    above = sc > max(MIN_CHANGE, 2 * med, med + 6 * mad)
+    out: list[SlideChange] = []
+    i = 0
+    while i < len(sc):
+        if not above[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(sc) and above[j + 1]:
+            j += 1
+        peak = i + int(np.argmax(sc[i:j + 1]))
+        onset = onsets[peak] if onsets is not None else times[peak + 1]
+        out.append(SlideChange(time=round(float(onset), 3), settled=round(float(times[j + 1]), 3),
+                               magnitude=min(1.0, float(sc[i:j + 1].sum()))))
+        i = j + 1
+    return out
+
+
+def _keyframe_times(span: tuple[float, float], changes: Sequence[SlideChange]) -> list[float]:
+    """A keyframe at each slide change inside the segment (the strongest few), else its middle."""
+    start, end = span
+    inside = [c for c in changes if start - 1e-3 <= c.time < end - 0.5]
+    if len(inside) > MAX_KEYFRAMES_PER_SEGMENT:
+        inside = sorted(sorted(inside, key=lambda c: -c.magnitude)[:MAX_KEYFRAMES_PER_SEGMENT],
+                        key=lambda c: c.time)
+    times = [round(min(c.settled, end - 0.25), 1) for c in inside]
+    if not times or times[0] - start >= 3.0:
+        # Nothing changes (or only late): also show what is on screen when the segment starts.
+        times.insert(0, round((start + end) / 2 if not times else start + 0.5, 1))
+    out: list[float] = []
+    for t in times:
+        if not out or t - out[-1] >= 1.0:
+            out.append(t)
+    return out
+
+
+# ---------------------------------------------------------------- pass 2: keyframes and clips
+
+
+def _grab_keyframes(path: Path, times: Sequence[float], step: Step) -> dict[float, bytes]:
+    """JPEG (width ≤ KEYFRAME_WIDTH) of the first frame at or after each sorted time; seeks only far."""
+    import av
+
+    out: dict[float, bytes] = {}
+    if not times:
+        return out
+    with av.open(str(path)) as container:
+        vs = container.streams.video[0]
+        vs.thread_type = "AUTO"
+        offset = _start_offset(container)
+        it = None
+        pos = -1e9  # time of the last decoded frame
+        last: av.VideoFrame | None = None
+        for n, target in enumerate(times):
+            if last is None or pos + 1e-3 < target:
+                if it is None or target - pos > 5.0:
+                    seek_to = max(0.0, target - 0.05) + offset
+                    container.seek(int(seek_to / vs.time_base), stream=vs, backward=True)
+                    it, pos = container.decode(vs), -1e9
+                for frame in it:
+                    last, pos = frame, _frame_time(frame, offset, pos)
+                    if pos + 1e-3 >= target:
+                        break
+            if last is not None:
+                out[target] = _jpeg(_fit(last, KEYFRAME_WIDTH))
+            step("keyframes", (n + 1) / len(times))
+    return out
+
+
+def _encode_clips(path: Path, segments: Sequence[tuple[float, float]],
+                  step: Step) -> list[MediaPart | None]:
+    """One small mp4 (≤480p, CLIP_FPS, mono AAC) per segment from one sequential decode."""
+    import av
+
+    clips: list[MediaPart | None] = [None] * len(segments)
+    ends = np.array([e for _, e in segments])
+    with av.open(str(path)) as container:
+        vs = container.streams.video[0]
+        vs.thread_type = "AUTO"
+        if vs.average_rate and vs.average_rate >= 4 * CLIP_FPS:
+            vs.codec_context.skip_frame = "NONREF"  # clips keep CLIP_FPS frames a second anyway
+        audio = container.streams.audio[0] if container.streams.audio else None
+        streams = [s for s in (vs, audio) if s is not None]
+        offset = _start_offset(container)
+        w, h = _even_size(vs.codec_context.width, vs.codec_context.height, CLIP_HEIGHT)
+        # Audio and video packets interleave loosely, so a clip closes only once every stream has
+        # moved a margin past its end.
+        open_: dict[int, _ClipWriter] = {}
+        latest = {s.index: 0.0 for s in streams}
+        for packet in container.demux(*streams):
+            for frame in packet.decode():
+                t = _frame_time(frame, offset, latest[packet.stream.index])
+                latest[packet.stream.index] = t
+                k = min(int(np.searchsorted(ends, t, side="right")), len(segments) - 1)
+                if clips[k] is not None:
+                    continue  # a straggler for a clip already closed
+                if k not in open_:
+                    open_[k] = _ClipWriter(segments[k][0], w, h, audio is not None)
+                if isinstance(frame, av.VideoFrame):
+                    open_[k].video(frame, t)
+                else:
+                    open_[k].audio(frame)
+            done = min(latest.values()) - 2.0
+            for k in [k for k in open_ if segments[k][1] <= done]:
+                clips[k] = open_.pop(k).close()
+                step("clips", (k + 1) / len(segments))
+        for k, writer in open_.items():
+            clips[k] = writer.close()
+    step("clips", 1.0)
+    return clips
+
+
+class _ClipWriter:
+    def __init__(self, start: float, width: int, height: int, with_audio: bool) -> None:
+        import av
+        from av.video.reformatter import VideoReformatter
+
+        self._start = start
+        self._buf = io.BytesIO()
+        self._out = av.open(self._buf, "w", format="mp4")
+        self._vs = self._out.add_stream("libx264", rate=CLIP_FPS)
+        self._vs.width, self._vs.height, self._vs.pix_fmt = width, height, "yuv420p"
+        self._vs.codec_context.time_base = Fraction(1, CLIP_FPS)
+        self._vs.options = {"preset": "superfast", "crf": "30"}
+        self._next_pts = 0
+        self._scaler = VideoReformatter()
+        self._as = None
+        if with_audio:
+            self._as = self._out.add_stream("aac", rate=24000, layout="mono")
+            self._as.bit_rate = 48000
+            self._resampler = av.AudioResampler(format="fltp", layout="mono", rate=24000, frame_size=1024)
+            self._samples = 0
+
+    def video(self, frame: av.VideoFrame, t: float) -> None:
+        pts = round((t - self._start) * CLIP_FPS)
+        if pts < self._next_pts:
+            return  # keep CLIP_FPS frames per second, drop the rest
+        small = self._scaler.reformat(frame, width=self._vs.width, height=self._vs.height,
+                                      format="yuv420p", interpolation="BILINEAR")
+        small.pts, small.time_base = pts, Fraction(1, CLIP_FPS)
+        self._next_pts = pts + 1
+        for packet in self._vs.encode(small):
+            self._out.mux(packet)
+
+    def audio(self, frame: av.AudioFrame | None) -> None:
+        if self._as is None:
+            return
+        for f in self._resampler.resample(frame):
+            f.pts = self._samples
+            self._samples += f.samples
+            for packet in self._as.encode(f):
+                self._out.mux(packet)
+
+    def close(self) -> MediaPart:
+        self.audio(None)
+        for s in (self._vs, self._as):
+            if s is not None:
+                for packet in s.encode(None):
+                    self._out.mux(packet)
+        self._out.close()
+        return MediaPart(mime_type="video/mp4", data=self._buf.getvalue())
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _keyframe_interval(path: Path, probe_s: float = 20.0) -> float:
+    """Mean seconds between keyframes over the first `probe_s` (packets only, no decoding)."""
+    import av
+
+    keys: list[float] = []
+    with av.open(str(path)) as container:
+        vs = container.streams.video[0]
+        for packet in container.demux(vs):
+            if packet.pts is None or packet.time_base is None:
+                continue
+            t = float(packet.pts * packet.time_base)
+            if packet.is_keyframe:
+                keys.append(t)
+            if t - (keys[0] if keys else t) > probe_s:
+                break
+    if len(keys) < 3:
+        return float("inf")
+    return (keys[-1] - keys[0]) / (len(keys) - 1)
+
+
+def _start_offset(container: av.container.InputContainer) -> float:
+    """Container start time (MPEG-TS and some MP4s do not start at 0); our times start at 0."""
+    return container.start_time / 1_000_000 if container.start_time else 0.0
+
+
+def _header_duration(container: av.container.InputContainer, vs: av.VideoStream) -> float | None:
+    if container.duration:
+        return container.duration / 1_000_000
+    if vs.duration and vs.time_base:
+        return float(vs.duration * vs.time_base)
+    return None
+
+
+def _frame_time(frame: av.Frame, offset: float, previous: float) -> float:
+    """Seconds from the start of the file (frames without a timestamp keep the previous time)."""
+    return float(frame.time) - offset if frame.time is not None else previous
+
+
+def _even_size(width: int, height: int, max_height: int) -> tuple[int, int]:
+    if height <= max_height:
+        return width // 2 * 2, height // 2 * 2
+    w = round(width * max_height / height)
+    return w // 2 * 2, max_height // 2 * 2
+
+
+def _fit(frame: av.VideoFrame, max_width: int) -> av.VideoFrame:
+    if frame.width <= max_width:
+        return frame.reformat(format="rgb24")
+    h = round(frame.height * max_width / frame.width)
+    return frame.reformat(width=max_width, height=h, format="rgb24", interpolation="AREA")
+
+
+def _jpeg(frame: av.VideoFrame) -> bytes:
+    buf = io.BytesIO()
+    frame.to_image().save(buf, format="JPEG", quality=85)
+    return buf.getvalue()
+
+
+def _join_unique(texts: Sequence[str]) -> str:
+    seen: list[str] = []
+    for t in texts:
+        if t and t not in seen:
+            seen.append(t)
+    return "\n".join(seen)
+
+
+def _reason(e: Exception) -> str:
+    return getattr(e, "strerror", None) or str(e)
