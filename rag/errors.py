@@ -27,3 +27,7 @@ class ProviderError(LectureLensError):
 
 class IndexMismatchError(LectureLensError):
     """The index was built with another embedder or chunking settings."""
+
+
+class InputError(LectureLensError):
+    """A query input (an uploaded image, a dataset file) is unusable."""

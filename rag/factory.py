@@ -95,7 +95,7 @@ def build(settings: Settings, *, embedder: Embedder | None = None, store: Chroma
                                  space_meta={"provider": embedder.provider, "model": embedder.model,
                                              "dimension": embedder.dimension})
     if image_index is None:
-        from rag.vision import ImageIndex
+        from rag.image_index import ImageIndex
 
         image_index = ImageIndex(settings.index_dir / "images")
     if ocr_text is None and settings.chunking.ocr:
@@ -104,7 +104,7 @@ def build(settings: Settings, *, embedder: Embedder | None = None, store: Chroma
         ocr_text = _ocr_text
 
     def image_search(image: bytes, n: int) -> list[tuple[str, float]]:
-        return [(key, score) for key, score, ok in image_index.search(image, n) if ok]
+        return [(m.key, m.score) for m in image_index.search(image, n) if m.matched]
 
     retriever = Retriever(store, embedder, settings.retrieval, image_search=image_search,
                           image_text=ocr_text, embeds_images=embedder.provider == "gemini")

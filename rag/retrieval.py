@@ -91,6 +91,8 @@ class Retriever:
             return _Ranked()
         vec = self.embedder.embed_query(text=text, image=image, image_mime=q.image_mime)
         out = _Ranked()
+        if not len(vec):  # nothing to search with (e.g. a picture without readable text, offline)
+            return out
         for rank, v in enumerate(self.store.query(vec, n, self._where(q)), start=1):
             seen[v.vector_id] = v
             out.ranks[v.vector_id], out.scores[v.vector_id] = rank, v.score

