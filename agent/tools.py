@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from llama_index.core.schema import QueryBundle
 
-from rag.citations import display
+from rag.citations import display, located_text
 from rag.llama import CourseRetriever, node_to_hit
 from rag.retrieval import Retriever
 from rag.types import Hit
@@ -41,13 +41,7 @@ class EvidenceBook:
 
 
 def _evidence_text(hit: Hit, limit: int = 1200) -> str:
-    loc = hit.locator
-    text = hit.chunk.text
-    if hit.refined is not None and hit.chunk.page_texts and hasattr(loc, "first"):
-        i = loc.first - hit.chunk.locator.first
-        if 0 <= i < len(hit.chunk.page_texts):
-            text = hit.chunk.page_texts[i]
-    return text[:limit]
+    return located_text(hit)[:limit]
 
 
 def make_tools(retriever: Retriever, book: EvidenceBook, k: int = 5) -> list:

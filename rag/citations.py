@@ -43,6 +43,17 @@ def display(chunk: Chunk, locator: TimeSpan | PageSpan | None = None) -> str:
     return f"{name} pp. {loc.first}–{loc.last}"
 
 
+def located_text(hit: Hit) -> str:
+    """The text of exactly the cited place: the refined page of a PDF slice, else the chunk's text."""
+    loc = hit.locator
+    if isinstance(loc, PageSpan) and hit.chunk.page_texts and isinstance(hit.chunk.locator, PageSpan):
+        first = loc.first - hit.chunk.locator.first
+        last = loc.last - hit.chunk.locator.first
+        if 0 <= first <= last < len(hit.chunk.page_texts):
+            return "\n".join(hit.chunk.page_texts[first:last + 1])
+    return hit.chunk.text
+
+
 def cite(label: str, hit: Hit) -> Citation:
     """The Citation for one retrieved hit under an `[S n]` label."""
     return Citation(label=label, source=hit.chunk.source, kind=hit.chunk.kind, locator=hit.locator,

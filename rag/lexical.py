@@ -18,7 +18,8 @@ here hers him his how i if in into is it its itself just me more most my no nor 
 or other our ours out over own same she should so some such than that the their theirs them then there
 these they this those through to too under until up very was we were what when where which while who whom
 why will with would you your yours lecture lectures slide slides course explain explained explains show
-shows shown tell talk talks say says said mean means does discuss discussed discusses
+shows shown tell talk talks say says said does discuss discussed discusses define defined definition
+work works happen happens
 """.split())
 
 
