@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import socket
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ pytestmark = [
     # Gradio's queue uses pandas options pandas 3 deprecates; not ours to fix.
     pytest.mark.filterwarnings("ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated"),
 ]
-sync_api = pytest.importorskip("playwright.sync_api")
+from playwright import sync_api  # noqa: E402  (installed by make; a missing browser stack must fail, not skip)
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -42,8 +41,7 @@ AUDIO = "audio/podcast_overfitting.mp3"
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("no Debian chromium at /usr/bin/chromium")
+    assert Path(CHROMIUM).exists(), "Debian chromium is missing: `make sysdeps` installs it"
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         yield b
@@ -239,10 +237,6 @@ def test_chat_cites_plays_and_shows_pages(browser, tmp_path):
         _media_at(page, 30.6)
 
 
-_INGEST_READY = all(importlib.util.find_spec(m) for m in ("rag.embedders.fake", "ingest.pdf", "ingest.video"))
-
-
-@pytest.mark.skipif(not _INGEST_READY, reason="ingest (pdf/video) or the fake embedder is not there yet")
 def test_real_ask_over_ingested_course(browser, tmp_path):
     """`ask` end to end: ingest one lecture + the deck with the fake embedder, ask, click what it cites."""
     from ingest.pipeline import ingest_paths
