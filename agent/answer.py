@@ -7,7 +7,7 @@ from typing import Any
 from agent.offline import compose
 from agent.tools import EvidenceBook, make_tools
 from rag.citations import evidence_labels, resolve
-from rag.confidence import Support, assess
+from rag.confidence import Support, judge
 from rag.factory import Services
 from rag.retrieval import Query
 from rag.types import Answer
@@ -21,7 +21,7 @@ def ask(services: Services, question: str | None = None, image: bytes | None = N
     mode = mode or ("gemini" if services.settings.resolved_provider() == "gemini" or chat_model else "offline")
     q = Query(text=question or None, image=image, image_mime=image_mime)
     hits = services.retriever.search(q, services.settings.retrieval.k)
-    support = assess(question or q.image_text, hits)
+    support = judge(q, hits, weight=services.retriever.idf)
     if not support.answerable:
         return Answer(text=DECLINE, mode=mode, declined=True, hits=tuple(hits))
     if mode == "gemini":

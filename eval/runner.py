@@ -41,7 +41,7 @@ def _image(case: Case) -> tuple[bytes | None, str]:
 def _searcher(services: Any, retriever: Any) -> SearchFn:
     """Search the way `ask` does, and judge the hits with the answerer's decline rule."""
     from rag.cli import hit_json
-    from rag.confidence import assess
+    from rag.confidence import judge
     from rag.retrieval import Query
 
     def search(case: Case, k: int) -> Retrieved:
@@ -50,7 +50,7 @@ def _searcher(services: Any, retriever: Any) -> SearchFn:
         # `ask` judges the top hits of a k=settings search; asking for at least that many keeps the
         # decline decision identical whatever -k the eval uses.
         hits = retriever.search(q, max(k, services.settings.retrieval.k))
-        support = assess(case.question or q.image_text, hits)
+        support = judge(q, hits, weight=retriever.idf)
         rows = []
         for i, h in enumerate(hits[:k], start=1):
             full = hit_json(i, h)

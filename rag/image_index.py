@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -107,9 +107,12 @@ class ImageIndex:
             self._votes = _VoteIndex([f.desc for f in self._feats])
         return self._matrix, self._votes
 
-    def search(self, image: ImageInput, k: int = 5) -> list[ImageMatch]:
-        """The stored images a photo most likely shows, best first; check `.matched` before trusting one."""
-        img = vision.prepare(image)
+    def search(self, image: ImageInput, k: int = 5, *, allowed: Collection[str] | None = None) -> list[ImageMatch]:
+        """The stored images a photo most likely shows, best first; check `.matched` before trusting one.
+
+        `allowed` restricts the search to those keys (e.g. only PDF pages when aligning keyframes).
+        """
+        img = _upscale_small(vision.prepare(image))
         qf = vision.local_features(img, max_features=vision.QUERY_FEATURES)
         probes = np.stack([vision.global_descriptor(img), vision.global_descriptor(img, rectify=False)])
         with self._lock:
@@ -118,8 +121,15 @@ class ImageIndex:
             matrix, vote_index = self._tables()
             sims = (matrix @ probes.T).max(1)
             votes = vote_index.votes(qf.desc)
+            if allowed is not None:
+                mask = np.fromiter((key in allowed for key in self._keys), bool, len(self._keys))
+                if not mask.any():
+                    return []
+                sims, votes = np.where(mask, sims, -np.inf), np.where(mask, votes, -np.inf)
             cand = _union_top([sims, votes], [SHORTLIST_GLOBAL, SHORTLIST_VOTES])
             snapshot = [(self._keys[i], float(sims[i]), self._feats[i], self._thumbs[i]) for i in cand]
+        if allowed is not None:
+            snapshot = [c for c in snapshot if c[0] in allowed]
         verified = []
         for key, sim, feats, thumb in snapshot:
             inliers, h = vision.match_homography(qf, feats)
@@ -162,6 +172,22 @@ class ImageIndex:
             self._thumbs = list(z["thumbs"])
             self._feats = [LocalFeatures(xy[off[i]:off[i + 1]], desc[off[i]:off[i + 1]],
                                          (int(sizes[i][0]), int(sizes[i][1]))) for i in range(len(keys))]
+
+
+UPSCALE_BELOW = 800  # a query smaller than this (a video frame, a crop) is enlarged before ORB
+
+
+def _upscale_small(img: np.ndarray) -> np.ndarray:
+    # ORB finds few, coarse keypoints on a 640x360 frame or a cropped figure; enlarged to the
+    # working size the same frame verifies with ~5x the inliers (measured on the sample course:
+    # keyframe vs page 45-84 -> 205-362 inliers, wrong pages stay <= 26).
+    import cv2
+
+    h, w = img.shape[:2]
+    if max(h, w) >= UPSCALE_BELOW or min(h, w) < 8:
+        return img
+    s = vision.FEATURE_SIDE / max(h, w)
+    return cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_CUBIC)
 
 
 def _rank(img: np.ndarray, verified: list) -> list[ImageMatch]:

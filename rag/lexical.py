@@ -62,6 +62,11 @@ class BM25:
             for t, f in c.items():
                 self.postings.setdefault(t, []).append((i, f))
 
+    def idf_of(self, term: str) -> float:
+        """IDF of a (tokenized) term; a term the corpus never uses gets the highest possible IDF."""
+        n = len(self.doc_tokens)
+        return self.idf.get(term, math.log(1 + (n + 0.5) / 0.5))
+
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every document for the query."""
         s = np.zeros(len(self.doc_tokens))

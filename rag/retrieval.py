@@ -65,6 +65,11 @@ class Retriever:
                 self._lex_key = key
             return self._lex
 
+    def idf(self, term: str) -> float:
+        """How distinctive a query term is in this course (rare or absent terms weigh most)."""
+        bm25, _ = self._lexical_index()
+        return bm25.idf_of(term)
+
     def views_by_id(self) -> dict[str, StoredView]:
         _, views = self._lexical_index()
         return {v.vector_id: v for v in views}
