@@ -105,7 +105,8 @@ def extract_pdf(path: Path, rel: str, media_dir: Path, settings: ChunkingSetting
         slice_pdf = _slice_pdf(reader, first, last, rel) if want_media else None
         chunk = Chunk(id=cid, source=rel, source_sha256=sha, kind="pdf", title=title,
                       locator=PageSpan(first=first, last=last), text="\n\n".join(t for t in page_texts if t),
-                      page_texts=page_texts)
+                      page_texts=page_texts,
+                      page_labels=tuple(labels[first - 1:last]) if labels else ())
         ex.chunks.append((chunk, _views(chunk, slice_pdf, pngs[first - 1:last] if want_media else None)))
         ex.images += [ImageRecord(chunk_id=cid, path=out_dir / f"p{p}.png", page=p)
                       for p in range(first, last + 1)]

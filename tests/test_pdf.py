@@ -144,6 +144,11 @@ def test_page_labels_and_meaningful_title(tmp_path: Path) -> None:
     assert ex.source.page_labels == ("T1", "1", "2", "3", "4")
     assert ex.source.title == "Lecture 1: Intro to Bayes"
     assert [i.label for i in page_infos(ex)] == ["T1", "1", "2", "3", "4"]
+    from rag.citations import display
+    from rag.types import PageSpan
+
+    chunk = ex.chunks[0][0]
+    assert display(chunk, PageSpan(first=3, last=3)) == "l1.pdf p. 3 (printed 2)"  # position, label shown
     for junk in ("l1", "untitled", "Microsoft PowerPoint - l1.pptx", "week_3_slides"):
         pdf = make_pdf(tmp_path / "l1.pdf", _pages(1), title=junk)
         assert _extract(pdf, tmp_path / "media").source.title == "l1.pdf"
