@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -254,7 +253,11 @@ def extract_audio(path: Path, rel: str, media_dir: Path, settings: ChunkingSetti
     out = Extracted(source=source)
     if not cues:
         out.warnings.append(f"no captions (.vtt/.srt) next to {rel}; its segments have no text to search")
-    clips = encode_audio_clips(path, segments) if want_clips else [None] * len(segments)
+    clips: list[MediaPart | None] = [None] * len(segments)
+    if want_clips:
+        from ingest.clips import encode_audio_clips  # ingest.clips builds on this module
+
+        clips = encode_audio_clips(path, segments)
     for span, seg_cues, clip in zip(segments, assign_cues(cues, segments), clips, strict=True):
         chunk, view = build_chunk(source, SegmentParts(span=span, cues=seg_cues, clip=clip))
         out.chunks.append((chunk, [view]))
@@ -270,47 +273,14 @@ def _duration(container: av.container.InputContainer, stream: av.stream.Stream) 
     return None
 
 
-def encode_audio_clips(path: Path, segments: Sequence[tuple[float, float]]) -> list[MediaPart | None]:
-    """One small mono mp3 (audio/mpeg) per segment, from a single sequential decode."""
-    import av
-
-    rate = 22050
-    outs: list[MediaPart | None] = [None] * len(segments)
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        k = 0
-        writer = _Mp3Writer(rate)
-        for frame in container.decode(stream):
-            t = float(frame.time or 0.0)
-            while k < len(segments) - 1 and t >= segments[k][1]:
-                outs[k] = writer.close()
-                k, writer = k + 1, _Mp3Writer(rate)
-            writer.write(frame)
-        outs[k] = writer.close()
-    return outs
+# ---------------------------------------------------------------- container timing (shared with video)
 
 
-class _Mp3Writer:
-    def __init__(self, rate: int) -> None:
-        import av
+def start_offset(container: av.container.InputContainer) -> float:
+    """Container start time (MPEG-TS and some MP4s do not start at 0); our times start at 0."""
+    return container.start_time / 1_000_000 if container.start_time else 0.0
 
-        self._buf = io.BytesIO()
-        self._out = av.open(self._buf, "w", format="mp3")
-        self._stream = self._out.add_stream("libmp3lame", rate=rate, layout="mono")
-        self._stream.bit_rate = 48000
-        self._resampler = av.AudioResampler(format="s16p", layout="mono", rate=rate, frame_size=1152)
-        self._pts = 0
 
-    def write(self, frame: av.AudioFrame | None) -> None:
-        for f in self._resampler.resample(frame):
-            f.pts = self._pts
-            self._pts += f.samples
-            for packet in self._stream.encode(f):
-                self._out.mux(packet)
-
-    def close(self) -> MediaPart:
-        self.write(None)
-        for packet in self._stream.encode(None):
-            self._out.mux(packet)
-        self._out.close()
-        return MediaPart(mime_type="audio/mpeg", data=self._buf.getvalue())
+def frame_time(frame: av.Frame, offset: float, previous: float) -> float:
+    """Seconds from the start of the file (frames without a timestamp keep the previous time)."""
+    return float(frame.time) - offset if frame.time is not None else previous

@@ -6,7 +6,6 @@ import io
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,12 +19,15 @@ from ingest.audio import (
     assign_cues,
     build_chunk,
     caption_candidates,
+    frame_time,
     load_sidecar,
     new_source,
     report,
     silence_candidates,
+    start_offset,
     title_from_filename,
 )
+from ingest.clips import encode_video_clips
 from ingest.extract import Extracted, ImageRecord
 from ingest.segment import SLIDE_CHANGE, choose_boundaries
 from rag.errors import IngestError
@@ -46,8 +48,6 @@ PIXEL_DELTA = 24  # a pixel "changed" when its gray level moves by more than thi
 MIN_CHANGE = 0.004  # at least this fraction of pixels must change (slides are mostly white)
 KEYFRAME_WIDTH = 1280
 MAX_KEYFRAMES_PER_SEGMENT = 4
-CLIP_HEIGHT = 480
-CLIP_FPS = 5
 _REMEDY = "Re-encode it (e.g. `ffmpeg -i in.mp4 -c:v libx264 -c:a aac out.mp4`) or remove it."
 
 
@@ -90,7 +90,7 @@ def extract_video(path: Path, rel: str, media_dir: Path, settings: ChunkingSetti
                                      settings.max_segment_s)
         plan = [_keyframe_times(span, info.changes) for span in segments]
         frames = _grab_keyframes(path, sorted({t for ts in plan for t in ts}), step)
-        clips = _encode_clips(path, segments, step) if want_clips else [None] * len(segments)
+        clips = encode_video_clips(path, segments, step) if want_clips else [None] * len(segments)
     except av.FFmpegError as e:
         raise IngestError(rel, f"the video could not be decoded ({e})", _REMEDY) from e
 
@@ -140,7 +140,7 @@ def _analyse(path: Path, rel: str, step: Step) -> _Analysis:
         vs = container.streams.video[0]
         audio = container.streams.audio[0] if container.streams.audio else None
         header = _header_duration(container, vs)
-        offset = _start_offset(container)
+        offset = start_offset(container)
         vs.thread_type = "AUTO"
         # Frequent keyframes: decoding only them is enough for 2 fps analysis and much faster.
         # Otherwise skip non-reference frames when there are plenty (a change still lands within
@@ -159,7 +159,7 @@ def _analyse(path: Path, rel: str, step: Step) -> _Analysis:
                     if meter is not None:
                         meter.feed(frame)
                     continue
-                t = _frame_time(frame, offset, last_t)
+                t = frame_time(frame, offset, last_t)
                 last_t = max(last_t, t)
                 if sampler.feed(frame, t) and header:
                     step("analyse", min(1.0, t / header))
@@ -311,7 +311,7 @@ def _keyframe_times(span: tuple[float, float], changes: Sequence[SlideChange]) -
     return out
 
 
-# ---------------------------------------------------------------- pass 2: keyframes and clips
+# ---------------------------------------------------------------- pass 2: keyframes
 
 
 def _grab_keyframes(path: Path, times: Sequence[float], step: Step) -> dict[float, bytes]:
@@ -324,7 +324,7 @@ def _grab_keyframes(path: Path, times: Sequence[float], step: Step) -> dict[floa
     with av.open(str(path)) as container:
         vs = container.streams.video[0]
         vs.thread_type = "AUTO"
-        offset = _start_offset(container)
+        offset = start_offset(container)
         it = None
         pos = -1e9  # time of the last decoded frame
         last: av.VideoFrame | None = None
@@ -335,107 +335,13 @@ def _grab_keyframes(path: Path, times: Sequence[float], step: Step) -> dict[floa
                     container.seek(int(seek_to / vs.time_base), stream=vs, backward=True)
                     it, pos = container.decode(vs), -1e9
                 for frame in it:
-                    last, pos = frame, _frame_time(frame, offset, pos)
+                    last, pos = frame, frame_time(frame, offset, pos)
                     if pos + 1e-3 >= target:
                         break
             if last is not None:
                 out[target] = _jpeg(_fit(last, KEYFRAME_WIDTH))
             step("keyframes", (n + 1) / len(times))
     return out
-
-
-def _encode_clips(path: Path, segments: Sequence[tuple[float, float]],
-                  step: Step) -> list[MediaPart | None]:
-    """One small mp4 (≤480p, CLIP_FPS, mono AAC) per segment from one sequential decode."""
-    import av
-
-    clips: list[MediaPart | None] = [None] * len(segments)
-    ends = np.array([e for _, e in segments])
-    with av.open(str(path)) as container:
-        vs = container.streams.video[0]
-        vs.thread_type = "AUTO"
-        if vs.average_rate and vs.average_rate >= 4 * CLIP_FPS:
-            vs.codec_context.skip_frame = "NONREF"  # clips keep CLIP_FPS frames a second anyway
-        audio = container.streams.audio[0] if container.streams.audio else None
-        streams = [s for s in (vs, audio) if s is not None]
-        offset = _start_offset(container)
-        w, h = _even_size(vs.codec_context.width, vs.codec_context.height, CLIP_HEIGHT)
-        # Audio and video packets interleave loosely, so a clip closes only once every stream has
-        # moved a margin past its end.
-        open_: dict[int, _ClipWriter] = {}
-        latest = {s.index: 0.0 for s in streams}
-        for packet in container.demux(*streams):
-            for frame in packet.decode():
-                t = _frame_time(frame, offset, latest[packet.stream.index])
-                latest[packet.stream.index] = t
-                k = min(int(np.searchsorted(ends, t, side="right")), len(segments) - 1)
-                if clips[k] is not None:
-                    continue  # a straggler for a clip already closed
-                if k not in open_:
-                    open_[k] = _ClipWriter(segments[k][0], w, h, audio is not None)
-                if isinstance(frame, av.VideoFrame):
-                    open_[k].video(frame, t)
-                else:
-                    open_[k].audio(frame)
-            done = min(latest.values()) - 2.0
-            for k in [k for k in open_ if segments[k][1] <= done]:
-                clips[k] = open_.pop(k).close()
-                step("clips", (k + 1) / len(segments))
-        for k, writer in open_.items():
-            clips[k] = writer.close()
-    step("clips", 1.0)
-    return clips
-
-
-class _ClipWriter:
-    def __init__(self, start: float, width: int, height: int, with_audio: bool) -> None:
-        import av
-        from av.video.reformatter import VideoReformatter
-
-        self._start = start
-        self._buf = io.BytesIO()
-        self._out = av.open(self._buf, "w", format="mp4")
-        self._vs = self._out.add_stream("libx264", rate=CLIP_FPS)
-        self._vs.width, self._vs.height, self._vs.pix_fmt = width, height, "yuv420p"
-        self._vs.codec_context.time_base = Fraction(1, CLIP_FPS)
-        self._vs.options = {"preset": "superfast", "crf": "30"}
-        self._next_pts = 0
-        self._scaler = VideoReformatter()
-        self._as = None
-        if with_audio:
-            self._as = self._out.add_stream("aac", rate=24000, layout="mono")
-            self._as.bit_rate = 48000
-            self._resampler = av.AudioResampler(format="fltp", layout="mono", rate=24000, frame_size=1024)
-            self._samples = 0
-
-    def video(self, frame: av.VideoFrame, t: float) -> None:
-        pts = round((t - self._start) * CLIP_FPS)
-        if pts < self._next_pts:
-            return  # keep CLIP_FPS frames per second, drop the rest
-        small = self._scaler.reformat(frame, width=self._vs.width, height=self._vs.height,
-                                      format="yuv420p", interpolation="BILINEAR")
-        small.pts, small.time_base = pts, Fraction(1, CLIP_FPS)
-        self._next_pts = pts + 1
-        for packet in self._vs.encode(small):
-            self._out.mux(packet)
-
-    def audio(self, frame: av.AudioFrame | None) -> None:
-        if self._as is None:
-            return
-        for f in self._resampler.resample(frame):
-            f.pts = self._samples
-            self._samples += f.samples
-            for packet in self._as.encode(f):
-                self._out.mux(packet)
-
-    def close(self) -> MediaPart:
-        self.audio(None)
-        for s in (self._vs, self._as):
-            if s is not None:
-                for packet in s.encode(None):
-                    self._out.mux(packet)
-        self._out.close()
-        return MediaPart(mime_type="video/mp4", data=self._buf.getvalue())
 
 
 # ---------------------------------------------------------------- helpers
@@ -461,29 +367,12 @@ def _keyframe_interval(path: Path, probe_s: float = 20.0) -> float:
     return (keys[-1] - keys[0]) / (len(keys) - 1)
 
 
-def _start_offset(container: av.container.InputContainer) -> float:
-    """Container start time (MPEG-TS and some MP4s do not start at 0); our times start at 0."""
-    return container.start_time / 1_000_000 if container.start_time else 0.0
-
-
 def _header_duration(container: av.container.InputContainer, vs: av.VideoStream) -> float | None:
     if container.duration:
         return container.duration / 1_000_000
     if vs.duration and vs.time_base:
         return float(vs.duration * vs.time_base)
     return None
-
-
-def _frame_time(frame: av.Frame, offset: float, previous: float) -> float:
-    """Seconds from the start of the file (frames without a timestamp keep the previous time)."""
-    return float(frame.time) - offset if frame.time is not None else previous
-
-
-def _even_size(width: int, height: int, max_height: int) -> tuple[int, int]:
-    if height <= max_height:
-        return width // 2 * 2, height // 2 * 2
-    w = round(width * max_height / height)
-    return w // 2 * 2, max_height // 2 * 2
 
 
 def _fit(frame: av.VideoFrame, max_width: int) -> av.VideoFrame:
