@@ -32,6 +32,7 @@ class IngestReport:
     seconds: float = 0.0
     embedder: str = ""
     warnings: list[str] = field(default_factory=list)
+    alignment: dict[str, Any] = field(default_factory=dict)  # slides <-> video pass (ingest/align.py)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -121,6 +122,20 @@ def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
     return len(ex.chunks), n_vectors, ex.warnings
 
 
+def _align(services: Services, manifest: Manifest, report: IngestReport, bar: Any) -> None:
+    """Match video segments to deck pages (reuses what is already aligned against the same pages)."""
+    from ingest.align import align_index
+
+    task = bar.add_task("align slides", total=None)
+    try:
+        report.alignment = align_index(
+            services, manifest, progress=lambda d, t: bar.update(task, completed=d, total=t)).to_json()
+    except LectureLensError as e:
+        report.warnings.append(f"slide alignment skipped: {e}")
+    finally:
+        bar.remove_task(task)
+
+
 def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[str, ...] = (),
                  show_progress: bool = True) -> IngestReport:
     """Bring the index in line with the course folders: add new, redo changed, drop removed, skip the rest."""
@@ -175,5 +190,6 @@ def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[st
                                       "error": f"Could not ingest {f.rel}: unexpected {type(e).__name__}: {e}"})
             finally:
                 bar.advance(overall)
+        _align(services, manifest, report, bar)
     report.seconds = round(time.perf_counter() - t0, 3)
     return report

@@ -88,20 +88,59 @@ def search(query, image, k, sources, kinds, index_dir, as_json):
         q = Query(text=query, image=image.read_bytes() if image else None,
                   image_mime=_mime(image) if image else "image/jpeg", sources=sources or None, kinds=kinds or None)
         hits = services.retriever.search(q, k)
+        declined = not query and _picture_not_in_course(services, q, hits)
     except LectureLensError as e:
         fail(e, as_json)
-    rows = [hit_json(i, h) for i, h in enumerate(hits, start=1)]
+    rows = [] if declined else [hit_json(i, h) for i, h in enumerate(hits, start=1)]
     if as_json:
         emit({"query": query, "image": str(image) if image else None, "embedder": services.embedder_label,
-              "hits": rows})
+              "hits": rows, "declined": declined})
         return
     click.echo(f"embedder: {services.embedder_label}")
-    if not rows:
+    if declined:
+        click.echo("not in this course: no slide, page or lecture frame matches this picture")
+    elif not rows:
         click.echo("no hits")
     for r in rows:
         click.echo(f"{r['rank']:>2}. {r['display']}  [{r['score']:.3f}]")
         if r["text"]:
             click.echo(f"    {r['text'][:160]}")
+
+
+def _picture_not_in_course(services, q, hits) -> bool:
+    """An image-only search is declined when neither a verified picture match nor the words read from
+    it support any hit (the same judgement `ask` makes)."""
+    from rag.confidence import judge
+
+    return not judge(q, hits, weight=services.retriever.idf).answerable
+
+
+@cli.command()
+@click.argument("source")
+@index_option
+@json_option
+def segments(source, index_dir, as_json):
+    """List a video's segments: span, keyframes, and the slide page each shows (with confidence)."""
+    from rag.alignment import Alignment, segment_rows
+    from rag.citations import clock
+    from rag.factory import build
+
+    try:
+        services = build(settings_from(index_dir))
+        align = services.retriever.alignment or Alignment(services.index_dir)
+        rows = segment_rows(services.store, align, source)
+    except LectureLensError as e:
+        fail(e, as_json)
+    if as_json:
+        emit({"source": source, "segments": rows})
+        return
+    for r in rows:
+        s = r["slide"]
+        slide = f"{s['source']} p. {s['page']} ({r['confidence']:.2f})" if s else "no slide"
+        shown = {k["t"]: k["slide"] for k in r["keyframe_slides"]}
+        kfs = ", ".join(clock(t) + (f" p. {shown[t]['page']}" if shown.get(t) else "")
+                        for t in r["keyframes"])
+        click.echo(f"{clock(r['start']):>7}–{clock(r['end']):<7} {slide}   keyframes {kfs}")
 
 
 def _mime(path: Path) -> str:

@@ -106,7 +106,10 @@ def build(settings: Settings, *, embedder: Embedder | None = None, store: Chroma
     def image_search(image: bytes, n: int) -> list[tuple[str, float]]:
         return [(m.key, m.score) for m in image_index.search(image, n) if m.matched]
 
+    from rag.alignment import Alignment
+
     retriever = Retriever(store, embedder, settings.retrieval, image_search=image_search,
-                          image_text=ocr_text, embeds_images=embedder.provider == "gemini")
+                          image_text=ocr_text, embeds_images=embedder.provider == "gemini",
+                          alignment=Alignment(settings.index_dir))
     return Services(settings=settings, embedder=embedder, store=store, retriever=retriever,
                     image_index=image_index, fingerprint=fp)

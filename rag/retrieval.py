@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from rag.alignment import Alignment
+from rag.collapse import collapse, moments_before_pages
 from rag.embedders.base import Embedder
 from rag.lexical import BM25, tokens
 from rag.settings import RetrievalSettings
 from rag.store import ChromaStore, StoredView
-from rag.types import Hit, PageSpan, SourceKind
+from rag.types import Hit, PageSpan, SlideRef, SourceKind, TimeSpan
 
 # (image bytes, n) -> [(vector id "<chunk_id>:<view>", score)] best first, only real matches.
 ImageSearch = Callable[[bytes, int], list[tuple[str, float]]]
@@ -33,10 +36,24 @@ class Query:
         return " ".join(t for t in (self.text or "", self.image_text) if t)
 
 
+_Moment = tuple[SlideRef | None, TimeSpan | None]
+
+
 @dataclass
 class _Ranked:
     ranks: dict[str, int] = field(default_factory=dict)  # vector id -> 1-based rank
     scores: dict[str, float] = field(default_factory=dict)
+    # image queries: video chunk id -> (the page it was found through, the stretch showing it)
+    moments: dict[str, _Moment] = field(default_factory=dict)
+
+
+@dataclass
+class _Views:
+    lexical: BM25
+    texts: list[StoredView]  # views with text, in BM25 order
+    by_id: dict[str, StoredView]  # every view
+    by_chunk: dict[str, StoredView]  # one view per chunk (its `seg` view when it has one)
+    pages: dict[tuple[str, int], StoredView]  # (pdf source, page) -> its page view
 
 
 class Retriever:
@@ -44,26 +61,38 @@ class Retriever:
 
     def __init__(self, store: ChromaStore, embedder: Embedder, settings: RetrievalSettings, *,
                  image_search: ImageSearch | None = None, image_text: ImageText | None = None,
-                 embeds_images: bool = False):
+                 embeds_images: bool = False, alignment: Alignment | None = None):
         self.store = store
         self.embedder = embedder
         self.settings = settings
         self.image_search = image_search
         self.image_text = image_text
         self.embeds_images = embeds_images  # True for a multimodal space (Gemini): images go to dense search
+        self.alignment = alignment  # which deck page each video segment shows (None: no slides attached)
         self._lock = threading.Lock()
         self._lex_key: tuple[int, int] | None = None
-        self._lex: tuple[BM25, list[StoredView]] | None = None
+        self._lex: _Views | None = None
 
     # -- candidates -------------------------------------------------------------------------
-    def _lexical_index(self) -> tuple[BM25, list[StoredView]]:
+    def _views(self) -> _Views:
         with self._lock:
             key = (self.store.count(), self.store.version)
             if self._lex is None or key != self._lex_key:
-                views = [v for v in self.store.all_views() if v.text.strip()]
-                self._lex = (BM25([v.text for v in views]), views)
+                every = self.store.all_views()
+                texts = [v for v in every if v.text.strip()]
+                by_chunk: dict[str, StoredView] = {}
+                for v in every:
+                    if v.chunk.id not in by_chunk or v.view == "seg":
+                        by_chunk[v.chunk.id] = v
+                pages = {(v.chunk.source, v.page): v for v in every if v.page is not None}
+                self._lex = _Views(BM25([v.text for v in texts]), texts, {v.vector_id: v for v in every},
+                                   by_chunk, pages)
                 self._lex_key = key
             return self._lex
+
+    def _lexical_index(self) -> tuple[BM25, list[StoredView]]:
+        views = self._views()
+        return views.lexical, views.texts
 
     def idf(self, term: str) -> float:
         """How distinctive a query term is in this course (rare or absent terms weigh most)."""
@@ -71,8 +100,8 @@ class Retriever:
         return bm25.idf_of(term)
 
     def views_by_id(self) -> dict[str, StoredView]:
-        _, views = self._lexical_index()
-        return {v.vector_id: v for v in views}
+        """Every stored view by vector id."""
+        return dict(self._views().by_id)
 
     @staticmethod
     def _allowed(v: StoredView, q: Query) -> bool:
@@ -125,17 +154,73 @@ class Retriever:
         out = _Ranked()
         if q.image is None or self.image_search is None:
             return out
-        by_id = self.views_by_id()
-        rank = 0
+        views = self._views()
+        found: dict[str, float] = {}  # vector id -> score
+        pages: dict[tuple[str, int], float] = {}  # deck page -> how surely the picture shows it
+        direct: dict[str, list[str]] = {}  # video chunk id -> its matched keyframe views
         for vid, score in self.image_search(q.image, n * 2):
-            v = by_id.get(vid)
-            if v is None or not self._allowed(v, q):
+            v = views.by_id.get(vid)
+            if v is None:
                 continue
-            rank += 1
-            seen.setdefault(vid, v)
-            out.ranks[vid], out.scores[vid] = rank, score
-            if rank >= n:
-                break
+            found[vid] = max(found.get(vid, 0.0), score)
+            if v.page is not None:
+                key = (v.chunk.source, v.page)
+                pages[key] = max(pages.get(key, 0.0), score)
+            elif v.chunk.kind == "video":
+                direct.setdefault(v.chunk.id, []).append(v.view)
+                slide = self._keyframe_slide(v)
+                if slide is not None:  # a frame of a slide: its page is (nearly) as sure
+                    key = (slide.source, slide.page)
+                    pages[key] = max(pages.get(key, 0.0), score * slide.confidence)
+        out.moments = self._moments(pages, direct, found, views)
+        for key, score in pages.items():
+            if key in views.pages:
+                vid = views.pages[key].vector_id
+                found[vid] = max(found.get(vid, 0.0), score)
+        # Moments first, then the page they show: equal scores rank video before PDF.
+        order = sorted(((vid, sc) for vid, sc in found.items() if self._allowed(views.by_id[vid], q)),
+                       key=lambda t: (-t[1], views.by_id[t[0]].chunk.kind == "pdf", t[0]))
+        for rank, (vid, score) in enumerate(order[:n], start=1):
+            seen.setdefault(vid, views.by_id[vid])
+            out.ranks[vid], out.scores[vid] = rank, round(score, 6)
+        return out
+
+    def _keyframe_slide(self, v: StoredView) -> SlideRef | None:
+        seg = self.alignment.get(v.chunk.id) if self.alignment is not None else None
+        if seg is None:
+            return None
+        return next((k.slide for k in seg.keyframes if f"kf{k.t:.1f}" == v.view), None)
+
+    def _moments(self, pages: dict[tuple[str, int], float], direct: dict[str, list[str]],
+                 found: dict[str, float], views: _Views) -> dict[str, _Moment]:
+        """Video segments an image query found, directly or through the page they show, with that page
+        and the stretch of the segment where it is on screen."""
+        page_of: dict[str, tuple[float, tuple[str, int]]] = {}  # chunk id -> (score, best page it shows)
+        if self.alignment is not None:
+            for key, score in pages.items():
+                for cid in self.alignment.showing(*key):
+                    v = views.by_chunk.get(cid)
+                    if v is None:
+                        continue
+                    found[v.vector_id] = max(found.get(v.vector_id, 0.0), score)
+                    if cid not in page_of or score > page_of[cid][0]:
+                        page_of[cid] = (score, key)
+        out: dict[str, _Moment] = {}
+        for cid in set(direct) | set(page_of):
+            seg = self.alignment.get(cid) if self.alignment is not None else None
+            if seg is None:
+                out[cid] = (None, None)
+                continue
+            key = page_of[cid][1] if cid in page_of else None
+            stretches = [(k.start, k.end) for k in seg.keyframes if f"kf{k.t:.1f}" in direct.get(cid, ())]
+            slide = None
+            if key is not None:
+                stretches += seg.spans_showing(*key)
+                slide = next(k.slide for k in seg.keyframes
+                             if k.slide and (k.slide.source, k.slide.page) == key)
+            span = TimeSpan(start_s=min(a for a, _ in stretches), end_s=max(b for _, b in stretches)) \
+                if stretches else None
+            out[cid] = (slide, span)
         return out
 
     # -- fusion -----------------------------------------------------------------------------
@@ -143,12 +228,19 @@ class Retriever:
         """Top-k hits for a query, one per chunk, PDF slices refined to their best page."""
         k = k or self.settings.k
         n = max(self.settings.candidates, k)
-        if q.image is not None and self.image_text is not None and not q.image_text:
-            q.image_text = self.image_text(q.image)
-        seen: dict[str, StoredView] = {}
-        dense = self._dense(q, n, seen)
-        lexical = self._lexical(q, n, seen)
-        image = self._image(q, n, seen)
+        image_seen: dict[str, StoredView] = {}
+        with ThreadPoolExecutor(1) as pool:
+            # Picture matching (OpenCV) runs while OCR and the text searches run: both release the GIL,
+            # so an image query costs about the slower of the two, not their sum.
+            pending = pool.submit(self._image, q, n, image_seen)
+            if q.image is not None and self.image_text is not None and not q.image_text:
+                q.image_text = self.image_text(q.image)
+            seen: dict[str, StoredView] = {}
+            dense = self._dense(q, n, seen)
+            lexical = self._lexical(q, n, seen)
+            image = pending.result()
+        for vid, v in image_seen.items():
+            seen.setdefault(vid, v)
         # An image match verified geometrically is the strongest evidence an image query has.
         weights = ((dense, 1.0), (lexical, 1.0), (image, 2.0))
         rrf_k = self.settings.rrf_k
@@ -169,16 +261,24 @@ class Retriever:
         for c in per_chunk.values():
             fused = sum(w / (rrf_k + c["best"][i][0]) for i, (_, w) in enumerate(weights) if i in c["best"])
             views = sorted(c["views"].items(), key=lambda kv: -kv[1][0])
-            refined = self._refine(c["chunk"], [v for _, (_, v) in views], q)
+            chunk = c["chunk"]
+            refined = self._refine(chunk, [v for _, (_, v) in views], q)
+            slide, span = image.moments.get(chunk.id, (None, None))
+            if self.alignment is not None and chunk.kind == "video":
+                chunk = self.alignment.attach(chunk, slide)
+                refined = span or refined
             b = c["best"]
             hits.append(Hit(
-                chunk=c["chunk"], score=round(fused / best_max, 6), views=tuple(name for name, _ in views),
+                chunk=chunk, score=round(fused / best_max, 6), views=tuple(name for name, _ in views),
                 refined=refined,
                 dense_rank=b[0][0] if 0 in b else None, dense_score=b[0][1] if 0 in b else None,
                 lexical_rank=b[1][0] if 1 in b else None, lexical_score=b[1][1] if 1 in b else None,
                 image_rank=b[2][0] if 2 in b else None, image_score=b[2][1] if 2 in b else None,
             ))
         hits.sort(key=lambda h: -h.score)
+        hits = collapse(hits)
+        if q.image is not None:
+            hits = moments_before_pages(hits)
         return hits[:k]
 
     @staticmethod
