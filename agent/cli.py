@@ -12,7 +12,8 @@ from rag.errors import LectureLensError
 
 @click.command()
 @click.argument("question", required=False)
-@click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Photo or screenshot to ask about.")
+@click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Photo or screenshot to ask about.")
 @index_option
 @json_option
 def ask(question, image, index_dir, as_json):

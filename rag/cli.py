@@ -70,7 +70,8 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("query", required=False)
-@click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Image query (photo/screenshot).")
+@click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Image query (photo/screenshot).")
 @click.option("-k", "k", type=int, default=None, help="Number of hits.")
 @click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
 @click.option("--kind", "kinds", multiple=True, type=click.Choice(["video", "pdf", "audio"]), help="Only this kind.")

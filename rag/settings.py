@@ -18,7 +18,8 @@ CONFIG_ENV = "LECTURELENS_CONFIG"
 
 
 class GeminiSettings(BaseModel):
-    base_url: str | None = Field(None, description="Endpoint override (tests, proxies, gateways); drives embedding and chat.")
+    base_url: str | None = Field(
+        None, description="Endpoint override (tests, proxies, gateways); drives embedding and chat.")
     api_version: str = Field("v1beta", description="Pinned REST API version.")
     embedding_model: str = Field("gemini-embedding-2", description="Embedding model.")
     chat_model: str = Field("gemini-2.5-flash", description="Answering model.")
@@ -50,7 +51,8 @@ class RetrievalSettings(BaseModel):
 
 
 class StoreSettings(BaseModel):
-    url: str | None = Field(None, description="Chroma server URL (http://host:port); unset = embedded in the index folder.")
+    url: str | None = Field(
+        None, description="Chroma server URL (http://host:port); unset = embedded in the index folder.")
 
 
 class UISettings(BaseModel):

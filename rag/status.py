@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from rag.factory import INDEX_META
-from rag.store import ChromaStore
 from rag.settings import Settings
+from rag.store import ChromaStore
 
 
 def index_status(settings: Settings) -> dict[str, Any]:

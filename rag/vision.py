@@ -45,13 +45,15 @@ def load_bgr(image: ImageInput) -> np.ndarray:
     if isinstance(image, (bytes, bytearray, memoryview)):
         img = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR)  # applies EXIF rotation
         if img is None:
-            raise InputError("Could not read the uploaded image: it is not a PNG or JPEG. Upload a PNG or JPEG screenshot or photo.")
+            raise InputError("Could not read the uploaded image: it is not a PNG or JPEG. "
+                             "Upload a PNG or JPEG screenshot or photo.")
         return img
     if isinstance(image, (str, Path)):
         # np.fromfile + imdecode: cv2.imread cannot open non-ASCII paths on every platform.
         img = cv2.imdecode(np.fromfile(str(image), np.uint8), cv2.IMREAD_COLOR)
         if img is None:
-            raise InputError(f"Could not read the image file {image}: it is not a PNG or JPEG. Convert it to PNG or JPEG.")
+            raise InputError(f"Could not read the image file {image}: it is not a PNG or JPEG. "
+                             "Convert it to PNG or JPEG.")
         return img
     if hasattr(image, "convert") and not isinstance(image, np.ndarray):  # PIL.Image
         return np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
