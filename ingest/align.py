@@ -264,9 +264,9 @@ def align_index(services: Services, manifest: Manifest,
     pages = _page_texts(services, page_keys) if todo and page_keys else None
     if pages is not None:
         for v in videos:
-            if any(vv is v for vv, _ in todo):
-                v.ocr = {sv.vector_id: sv.text for sv in services.store.all_views(where={"source": v.source})
-                         if sv.view.startswith("kf")}
+            if v.source in {vv.source for vv, _ in todo}:
+                views = services.store.all_views(where={"source": v.source})
+                v.ocr = {sv.vector_id: sv.text for sv in views if sv.view.startswith("kf")}
     out: dict[str, SegmentSlides] = {}
     allowed = frozenset(page_keys)
     done = 0
@@ -283,7 +283,8 @@ def align_index(services: Services, manifest: Manifest,
             stats.segments += 1
             stats.with_slide += out[c.id].slide is not None
             stats.keyframes_matched += sum(k.slide is not None for k in out[c.id].keyframes)
-    alignment.write(services.index_dir, AlignmentFile(pages=fp, segments=out))
+    if todo or out.keys() != old.segments.keys() or old.pages != fp:
+        alignment.write(services.index_dir, AlignmentFile(pages=fp, segments=out))
     stats.seconds = time.perf_counter() - t0
     log.info("alignment: %s", stats.to_json())
     return stats

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rag.types import Hit, TimeSpan
+from rag.types import Hit, PageSpan, TimeSpan
 
 TOUCH_S = 0.5  # spans this close count as touching (segment boundaries are rounded to ms)
 
@@ -21,14 +21,16 @@ def _key(hit: Hit) -> tuple[str, str, int] | None:
     return hit.chunk.source, slide.source, slide.page
 
 
-def _min(a: int | None, b: int | None) -> int | None:
-    return b if a is None else a if b is None else min(a, b)
+def _span(hit: Hit) -> TimeSpan:
+    loc = hit.locator
+    assert isinstance(loc, TimeSpan)  # only video hits are grouped
+    return loc
 
 
 def _merge(group: Sequence[Hit]) -> Hit:
     best = max(group, key=lambda h: h.score)
-    spans = [h.locator for h in group]
-    span = TimeSpan(start_s=min(s.start_s for s in spans), end_s=max(s.end_s for s in spans))  # type: ignore[union-attr]
+    spans = [_span(h) for h in group]
+    span = TimeSpan(start_s=min(s.start_s for s in spans), end_s=max(s.end_s for s in spans))
     views = tuple(dict.fromkeys(v for h in sorted(group, key=lambda h: -h.score) for v in h.views))
 
     def best_of(rank: str, score: str) -> tuple[int | None, float | None]:
@@ -61,11 +63,11 @@ def collapse(hits: Sequence[Hit], touch_s: float = TOUCH_S) -> list[Hit]:
     for members in groups.values():
         if len(members) < 2:
             continue
-        members.sort(key=lambda i: hits[i].locator.start_s)  # type: ignore[union-attr]
+        members.sort(key=lambda i: _span(hits[i]).start_s)
         runs: list[list[int]] = [[members[0]]]
         for i in members[1:]:
-            prev_end = max(hits[j].locator.end_s for j in runs[-1])  # type: ignore[union-attr]
-            if hits[i].locator.start_s <= prev_end + touch_s:  # type: ignore[union-attr]
+            prev_end = max(_span(hits[j]).end_s for j in runs[-1])
+            if _span(hits[i]).start_s <= prev_end + touch_s:
                 runs[-1].append(i)
             else:
                 runs.append([i])
@@ -88,12 +90,15 @@ def moments_before_pages(hits: Sequence[Hit]) -> list[Hit]:
     i = 0
     while i < len(out):
         page = out[i]
-        if page.chunk.kind == "pdf" and page.image_rank is not None and page.refined is not None:
-            want = (page.chunk.source, page.locator.first)  # type: ignore[union-attr]
+        loc = page.locator
+        if page.chunk.kind == "pdf" and page.image_rank is not None and isinstance(loc, PageSpan) \
+                and loc.first == loc.last:
+            want = (page.chunk.source, loc.first)
             later = [j for j in range(i + 1, len(out)) if _shows(out[j], want)]
             if later:
                 moved = [out[j].model_copy(update={"score": max(out[j].score, page.score)}) for j in later]
-                rest = [h for j, h in enumerate(out) if j not in set(later)]
+                skip = set(later)
+                rest = [h for j, h in enumerate(out) if j not in skip]
                 out = rest[:i] + moved + rest[i:]
                 i += len(moved)
         i += 1

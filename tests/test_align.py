@@ -165,6 +165,17 @@ def test_alignment_matches_the_known_slide_timeline(sample_index):
 
 
 @pytest.mark.slow
+def test_realigning_an_unchanged_index_reuses_every_segment(sample_index):
+    from ingest.align import align_index
+    from ingest.sources import Manifest
+
+    before = alignment.path(sample_index["index"]).stat().st_mtime_ns
+    stats = align_index(sample_index["services"], Manifest(sample_index["index"]))
+    assert stats.reused == stats.segments == sample_index["report"].alignment["segments"]
+    assert alignment.path(sample_index["index"]).stat().st_mtime_ns == before  # nothing rewritten
+
+
+@pytest.mark.slow
 def test_segments_command_json(sample_index):
     res = CliRunner().invoke(cli, ["segments", "lectures/lecture2_reinforcement.mp4", "--index",
                                    str(sample_index["index"]), "--json"], catch_exceptions=False)
