@@ -12,10 +12,10 @@ import gradio as gr
 
 from agent.answer import ask
 from agent.offline import OFFLINE_LABEL
-from ingest.sources import Manifest
 from rag.citations import clock
 from rag.errors import LectureLensError
 from rag.factory import Services
+from rag.index import Manifest, ManifestEntry, page_render
 from rag.types import Answer, Citation, PageSpan, TimeSpan
 
 AnswerFn = Callable[..., Answer]  # same call as agent.answer.ask(services, question, image, image_mime=...)
@@ -36,7 +36,7 @@ _DECLINE_HINT = (
 
 def served_paths(services: Services) -> list[str]:
     """The files the UI may serve: exactly the indexed sources, plus the index's page and keyframe renders."""
-    paths = [e["path"] for e in Manifest(services.index_dir).sources.values() if e.get("path")]
+    paths = [e.path for e in Manifest(services.index_dir).sources.values() if e.path]
     return [*paths, str(services.media_dir)]
 
 
@@ -66,15 +66,14 @@ def _button_text(c: Citation) -> str:
     return f"{icon} [{c.label}] {c.display}"
 
 
-def _page_image(entry: dict[str, Any], page: int) -> Any:
+def _page_image(entry: ManifestEntry, page: int) -> Any:
     """The stored render of a PDF page, else a fresh render (indexes built without page images)."""
-    media = Path(entry.get("media_dir") or "")
-    for name in (f"p{page}.png", f"p{page}.jpg"):
-        if (media / name).is_file():
-            return str(media / name)
+    render = page_render(entry.media_dir, page)
+    if entry.media_dir and render.is_file():
+        return str(render)
     import pypdfium2
 
-    pdf = pypdfium2.PdfDocument(entry["path"])
+    pdf = pypdfium2.PdfDocument(entry.path)
     try:
         return pdf[page - 1].render(scale=1.5).to_pil()
     finally:
@@ -86,13 +85,13 @@ def _open(services: Services, served: frozenset[str], c: Citation) -> tuple[Any,
     hide = gr.update(visible=False)
     manifest = Manifest(services.index_dir)
     entry = manifest.get(c.source)
-    if entry is None or not Path(entry.get("path", "")).is_file():
+    if entry is None or not entry.path or not Path(entry.path).is_file():
         msg = (
             f"**{c.display}**: `{c.source}` is no longer where the index says. "
             "Re-run `lecturelens ingest` on the course folder."
         )
         return msg, hide, hide, hide
-    if entry["path"] not in served:  # Gradio serves only the paths given at launch
+    if entry.path not in served:  # Gradio serves only the paths given at launch
         msg = (
             f"**{c.display}**: `{c.source}` was ingested after the chat started. Restart `lecturelens chat`."
         )
@@ -100,7 +99,7 @@ def _open(services: Services, served: frozenset[str], c: Citation) -> tuple[Any,
     loc = c.locator
     if isinstance(loc, TimeSpan):
         caption = f"**[{c.label}] {c.display}** — playing from {clock(loc.start_s)}"
-        media = gr.update(value=entry["path"], playback_position=loc.start_s, visible=True)
+        media = gr.update(value=entry.path, playback_position=loc.start_s, visible=True)
         page = hide
         if c.slide is not None:  # the deck page the lecture shows at that moment
             slide = manifest.get(c.slide.source)

@@ -15,6 +15,7 @@ from ingest.extract import Extracted
 from ingest.segment import PAUSE, SENTENCE_END, SILENCE, choose_boundaries
 from rag.errors import IngestError
 from rag.ids import chunk_id, sha256_file
+from rag.index import ViewName
 from rag.settings import ChunkingSettings
 from rag.types import Chunk, EmbedItem, MediaPart, Source, SourceKind, TimeSpan, View
 
@@ -194,7 +195,7 @@ def build_chunk(source: Source, parts: SegmentParts) -> tuple[Chunk, View]:
     )
     seg_text = "\n".join(t for t in (captions, parts.ocr_text) if t)
     media = (parts.clip,) if parts.clip is not None else ()
-    view = View(name="seg", item=EmbedItem(text=seg_text, title=source.title, media=media), text=seg_text)
+    view = View(name=str(ViewName.seg()), item=EmbedItem(text=seg_text, title=source.title, media=media), text=seg_text)
     return chunk, view
 
 

@@ -28,6 +28,7 @@ from ingest.extract import Extracted, ImageRecord
 from ingest.pdftext import clean_deck, clean_page, find_builds, is_tiny
 from rag.errors import IngestError
 from rag.ids import chunk_id, sha256_file
+from rag.index import ViewName, page_name, page_render, source_media_dir
 from rag.settings import ChunkingSettings
 from rag.types import Chunk, EmbedItem, MediaPart, PageSpan, Source, View
 
@@ -89,7 +90,7 @@ def extract_pdf(path: Path, rel: str, media_dir: Path, settings: ChunkingSetting
         n = _page_count(reader, rel)
         labels = _page_labels(reader, n)
         title = _meta_title(reader) or name
-    out_dir = media_dir / sha[:12]
+    out_dir = source_media_dir(media_dir, sha)
     doc = _open_pdfium(path, rel, n)
     try:
         texts, pngs, warnings = _read_pages(doc, reader, out_dir, rel, settings, ocr, want_media,
@@ -108,7 +109,7 @@ def extract_pdf(path: Path, rel: str, media_dir: Path, settings: ChunkingSetting
                       page_texts=page_texts,
                       page_labels=tuple(labels[first - 1:last]) if labels else ())
         ex.chunks.append((chunk, _views(chunk, slice_pdf, pngs[first - 1:last] if want_media else None)))
-        ex.images += [ImageRecord(chunk_id=cid, path=out_dir / f"p{p}.png", page=p)
+        ex.images += [ImageRecord(chunk_id=cid, path=page_render(out_dir, p), page=p, view=ViewName.of_page(p))
                       for p in range(first, last + 1)]
     return ex
 
@@ -140,7 +141,7 @@ def _read_pages(doc: pdfium.PdfDocument, reader: pypdf.PdfReader, out_dir: Path,
     warnings: list[str] = []
     textless: list[int] = []
     for i in range(n):
-        png = _render_page(doc, i, out_dir / f"p{i + 1}.png", rel, stats)
+        png = _render_page(doc, i, page_render(out_dir, i + 1), rel, stats)
         if is_tiny(texts[i]):
             if ocr is not None and settings.ocr:
                 texts[i] = _ocr_page(ocr, png, texts[i], keys, i + 1, warnings, stats)
@@ -166,13 +167,13 @@ def _views(chunk: Chunk, slice_pdf: bytes | None, pngs: list[bytes] | None) -> l
     views = []
     media = (MediaPart(mime_type="application/pdf", data=slice_pdf),) if slice_pdf else ()
     if chunk.text or media:
-        views.append(View(name="slice", item=EmbedItem(text=chunk.text, title=chunk.title, media=media),
+        views.append(View(name=str(ViewName.slice()), item=EmbedItem(text=chunk.text, title=chunk.title, media=media),
                           text=chunk.text))
     for k, text in enumerate(chunk.page_texts):
         page = chunk.locator.first + k
         media = (MediaPart(mime_type="image/png", data=pngs[k]),) if pngs else ()
         if text or media:
-            views.append(View(name=f"p{page}", item=EmbedItem(text=text, title=chunk.title, media=media),
+            views.append(View(name=page_name(page), item=EmbedItem(text=text, title=chunk.title, media=media),
                               page=page, text=text))
     return views
 

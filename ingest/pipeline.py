@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from ingest.extract import Extracted, ImageRecord
-from ingest.sources import Found, Manifest, content_hash, discover
+from ingest.sources import Found, content_hash, discover
 from rag.errors import IngestError, LectureLensError
 from rag.factory import Services
+from rag.index import Manifest, ManifestEntry, ViewName, source_media_dir, vector_id
 from rag.types import EmbedItem
 
 log = logging.getLogger(__name__)
@@ -59,24 +60,24 @@ def extract(found: Found, services: Services, sha: str, progress: Callable[[int,
     return extract_audio(found.path, found.rel, media, settings, want_clips=multimodal, progress=progress)
 
 
-def _image_key(rec: ImageRecord, view_names: Sequence[str]) -> str:
-    if rec.view:
-        return f"{rec.chunk_id}:{rec.view}"
+def _image_key(rec: ImageRecord, views: Sequence[ViewName]) -> str:
+    """The image-index key of a stored picture: its own view, its page, else the nearest keyframe view."""
+    if rec.view is not None:
+        return vector_id(rec.chunk_id, rec.view)
     if rec.page is not None:
-        return f"{rec.chunk_id}:p{rec.page}"
-    kfs = [v for v in view_names if v.startswith("kf")]
-    best = min(kfs, key=lambda v: abs(float(v[2:]) - (rec.time_s or 0.0)), default="seg")
-    return f"{rec.chunk_id}:{best}"
+        return vector_id(rec.chunk_id, ViewName.of_page(rec.page))
+    kfs = [v for v in views if v.is_keyframe]
+    best = min(kfs, key=lambda v: abs((v.t or 0.0) - (rec.time_s or 0.0)), default=ViewName.seg())
+    return vector_id(rec.chunk_id, best)
 
 
-def _forget(rel: str, entry: dict[str, Any] | None, services: Services, keep_media: Path | None = None) -> None:
+def _forget(rel: str, entry: ManifestEntry | None, services: Services, keep_media: Path | None = None) -> None:
     """Remove every trace of a source: vectors, pictures, media files (except the folder a new version uses)."""
     services.store.delete_source(rel)
     if entry:
-        services.image_index.remove(entry.get("image_keys", []))
-        media = entry.get("media_dir")
-        if media and Path(media) != keep_media:
-            shutil.rmtree(Path(media), ignore_errors=True)
+        services.image_index.remove(list(entry.image_keys))
+        if entry.media_dir and Path(entry.media_dir) != keep_media:
+            shutil.rmtree(Path(entry.media_dir), ignore_errors=True)
 
 
 def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
@@ -95,7 +96,7 @@ def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
                 items.append(view.item)
                 owners.append((ci, vi))
     vectors = services.embedder.embed_documents(items, label=found.rel) if items else []
-    media_dir = services.media_dir / ex.source.sha256[:12]
+    media_dir = source_media_dir(services.media_dir, ex.source.sha256)
     _forget(found.rel, manifest.get(found.rel), services, keep_media=media_dir)  # older version / killed run
     per_chunk: dict[int, list[tuple[int, list[float]]]] = {}
     for (ci, vi), vec in zip(owners, vectors, strict=True):
@@ -106,19 +107,20 @@ def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
         n_vectors += services.store.add(chunk, [views[vi] for vi, _ in pairs], [v for _, v in pairs])
     keys = []
     for rec in ex.images:
-        view_names = next((tuple(v.name for v in vs) for c, vs in ex.chunks if c.id == rec.chunk_id), ())
-        key = _image_key(rec, view_names)
+        names = next((tuple(ViewName.parse(v.name) for v in vs) for c, vs in ex.chunks if c.id == rec.chunk_id),
+                     ())
+        key = _image_key(rec, names)
         services.image_index.add(key, rec.path)
         keys.append(key)
     services.image_index.save()
     s = ex.source
-    manifest.put(found.rel, {
-        "sha256": sha, "kind": s.kind, "root": str(found.root), "path": str(found.path), "title": s.title,
-        "fingerprint": services.fingerprint, "chunks": len(ex.chunks), "vectors": n_vectors,
-        "duration_s": s.duration_s, "page_count": s.page_count, "has_captions": s.has_captions,
-        "media_dir": str(media_dir), "image_keys": keys, "warnings": ex.warnings,
-        "ingested_at": time.time(),
-    })
+    manifest.put(found.rel, ManifestEntry(
+        sha256=sha, kind=s.kind, root=str(found.root), path=str(found.path), title=s.title,
+        fingerprint=services.fingerprint, chunks=len(ex.chunks), vectors=n_vectors,
+        duration_s=s.duration_s, page_count=s.page_count, has_captions=s.has_captions,
+        media_dir=str(media_dir), image_keys=tuple(keys), warnings=tuple(ex.warnings),
+        ingested_at=time.time(),
+    ))
     return len(ex.chunks), n_vectors, ex.warnings
 
 
@@ -169,7 +171,7 @@ def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[st
             try:
                 sha = content_hash(f)
                 entry = manifest.get(f.rel)
-                if entry and entry.get("sha256") == sha and entry.get("fingerprint") == services.fingerprint:
+                if entry and entry.sha256 == sha and entry.fingerprint == services.fingerprint:
                     report.skipped.append(f.rel)
                     continue
                 sub = bar.add_task(f"  {f.rel}", total=None)

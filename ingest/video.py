@@ -31,6 +31,7 @@ from ingest.clips import encode_video_clips
 from ingest.extract import Extracted, ImageRecord
 from ingest.segment import SLIDE_CHANGE, choose_boundaries
 from rag.errors import IngestError
+from rag.index import ViewName, keyframe_image, source_media_dir
 from rag.settings import ChunkingSettings
 from rag.types import EmbedItem, MediaPart, View
 
@@ -98,7 +99,7 @@ def extract_video(path: Path, rel: str, media_dir: Path, settings: ChunkingSetti
     out = Extracted(source=source, warnings=info.warnings)
     if not cues:
         out.warnings.append(f"no captions (.vtt/.srt) next to {rel}; indexed from keyframes only")
-    kf_dir = media_dir / source.sha256[:12]
+    kf_dir = source_media_dir(media_dir, source.sha256)
     kf_dir.mkdir(parents=True, exist_ok=True)
     use_ocr = ocr if settings.ocr else None
     per_segment = zip(segments, assign_cues(cues, segments), clips, plan, strict=True)
@@ -110,12 +111,12 @@ def extract_video(path: Path, rel: str, media_dir: Path, settings: ChunkingSetti
         chunk, seg_view = build_chunk(source, parts)
         views = [seg_view]
         for (t, jpg), text in zip(kfs, texts, strict=True):
-            file = kf_dir / f"kf_{t:.1f}.jpg"
+            file = keyframe_image(kf_dir, t)
             file.write_bytes(jpg)
-            name = f"kf{t:.1f}"
+            name = ViewName.keyframe(t)
             media = (MediaPart(mime_type="image/jpeg", data=jpg),)
             item = EmbedItem(text=text, title=source.title, media=media)
-            views.append(View(name=name, item=item, text=text))
+            views.append(View(name=str(name), item=item, text=text))
             out.images.append(ImageRecord(chunk_id=chunk.id, path=file, time_s=t, view=name))
         out.chunks.append((chunk, views))
         step("chunks", (i + 1) / len(segments))

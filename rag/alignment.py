@@ -15,7 +15,6 @@ file only when it changes.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,9 +23,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.errors import InputError
+from rag.files import atomic_write_text
+from rag.index import alignment_path
 from rag.types import Chunk, SlideRef, TimeSpan
 
-FILE = "alignment.json"
 VERSION = 1
 
 
@@ -75,7 +75,7 @@ class AlignmentFile(_Frozen):
 
 
 def path(index_dir: str | Path) -> Path:
-    return Path(index_dir) / FILE
+    return alignment_path(index_dir)
 
 
 def read(index_dir: str | Path) -> AlignmentFile:
@@ -91,11 +91,7 @@ def read(index_dir: str | Path) -> AlignmentFile:
 
 def write(index_dir: str | Path, data: AlignmentFile) -> None:
     """Replace alignment.json atomically."""
-    p = path(index_dir)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(data.model_dump_json(indent=1))
-    os.replace(tmp, p)
+    atomic_write_text(path(index_dir), data.model_dump_json(indent=1))
 
 
 class Alignment:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rag.embedders.base import Embedder
 from rag.errors import ConfigError, IndexMismatchError
+from rag.index import IndexMeta, images_dir, media_root, read_meta, write_meta
 from rag.retrieval import Retriever
 from rag.settings import Settings, fingerprint
 from rag.store import ChromaStore
-
-INDEX_META = "index.json"
 
 
 def make_embedder(settings: Settings) -> Embedder:
@@ -36,10 +34,17 @@ def make_embedder(settings: Settings) -> Embedder:
     return LocalEmbedder()
 
 
+_TAGS = {"local": "offline", "fake": "test fake", "gemini": "Gemini API"}
+
+
+def provider_tag(provider: str) -> str:
+    """How outputs name a provider's kind: `offline`, `Gemini API`, `test fake`."""
+    return _TAGS.get(provider, provider)
+
+
 def describe(embedder: Embedder) -> str:
     """`local:all-MiniLM-L6-v2 (384-d, offline)` — said in every output."""
-    tag = {"local": "offline", "fake": "test fake", "gemini": "Gemini API"}.get(embedder.provider, embedder.provider)
-    return f"{embedder.provider}:{embedder.model} ({embedder.dimension}-d, {tag})"
+    return f"{embedder.provider}:{embedder.model} ({embedder.dimension}-d, {provider_tag(embedder.provider)})"
 
 
 @dataclass
@@ -59,27 +64,24 @@ class Services:
 
     @property
     def media_dir(self) -> Path:
-        return self.settings.index_dir / "media"
+        return media_root(self.settings.index_dir)
 
     @property
     def embedder_label(self) -> str:
         return describe(self.embedder)
 
 
-def _check_index(index_dir: Path, meta: dict[str, Any], *, create: bool) -> None:
-    path = index_dir / INDEX_META
-    if path.is_file():
-        old = json.loads(path.read_text())
-        if old.get("fingerprint") != meta["fingerprint"]:
+def _check_index(index_dir: Path, meta: IndexMeta, *, create: bool) -> None:
+    old = read_meta(index_dir)
+    if old is not None:
+        if old.fingerprint != meta.fingerprint:
             raise IndexMismatchError(
-                f"The index in {index_dir} was built with {old.get('provider')}:{old.get('model')} "
-                f"({old.get('dimension')}-d, chunking {old.get('chunking')}), but the current settings use "
-                f"{meta['provider']}:{meta['model']} ({meta['dimension']}-d, chunking {meta['chunking']}). "
+                f"The index in {index_dir} was built with {old.describe()}, but the current settings use "
+                f"{meta.describe()}. "
                 "Vectors from different spaces never mix: use another --index for these settings, or restore "
                 "the settings the index was built with.")
     elif create:
-        index_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(meta, indent=2))
+        write_meta(index_dir, meta)
 
 
 def build(settings: Settings, *, embedder: Embedder | None = None, store: ChromaStore | None = None,
@@ -88,8 +90,8 @@ def build(settings: Settings, *, embedder: Embedder | None = None, store: Chroma
     embedder = embedder or make_embedder(settings)
     chunking = settings.chunking_fingerprint()
     fp = fingerprint(embedder.provider, embedder.model, embedder.dimension, chunking)
-    meta = {"fingerprint": fp, "provider": embedder.provider, "model": embedder.model,
-            "dimension": embedder.dimension, "chunking": chunking}
+    meta = IndexMeta(fingerprint=fp, provider=embedder.provider, model=embedder.model,
+                     dimension=embedder.dimension, chunking=chunking)
     _check_index(settings.index_dir, meta, create=create)
     store = store or ChromaStore(settings.index_dir, fp, url=settings.store.url,
                                  space_meta={"provider": embedder.provider, "model": embedder.model,
@@ -97,7 +99,7 @@ def build(settings: Settings, *, embedder: Embedder | None = None, store: Chroma
     if image_index is None:
         from rag.image_index import ImageIndex
 
-        image_index = ImageIndex(settings.index_dir / "images")
+        image_index = ImageIndex(images_dir(settings.index_dir))
     if ocr_text is None and settings.chunking.ocr:
         from rag.ocr import ocr_text as _ocr_text
 

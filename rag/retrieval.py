@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from rag.alignment import Alignment
 from rag.collapse import collapse, moments_before_pages
 from rag.embedders.base import Embedder
+from rag.index import ViewName, keyframe_name
 from rag.lexical import BM25, tokens
 from rag.settings import RetrievalSettings
 from rag.store import ChromaStore, StoredView
@@ -102,7 +103,7 @@ class Retriever:
                 texts = [v for v in every if v.text.strip()]
                 by_chunk: dict[str, StoredView] = {}
                 for v in every:
-                    if v.chunk.id not in by_chunk or v.view == "seg":
+                    if v.chunk.id not in by_chunk or v.view_name == ViewName.seg():
                         by_chunk[v.chunk.id] = v
                 pages = {(v.chunk.source, v.page): v for v in every if v.page is not None}
                 self._lex = _Views(BM25([v.text for v in texts]), texts, {v.vector_id: v for v in every},
@@ -219,7 +220,7 @@ class Retriever:
         seg = self.alignment.get(v.chunk.id) if self.alignment is not None else None
         if seg is None:
             return None
-        return next((k.slide for k in seg.keyframes if f"kf{k.t:.1f}" == v.view), None)
+        return next((k.slide for k in seg.keyframes if keyframe_name(k.t) == v.view), None)
 
     def _moments(self, pages: dict[tuple[str, int], float], direct: dict[str, list[str]],
                  found: dict[str, float], views: _Views) -> dict[str, _Moment]:
@@ -242,7 +243,7 @@ class Retriever:
                 out[cid] = (None, None)
                 continue
             key = page_of[cid][1] if cid in page_of else None
-            stretches = [(k.start, k.end) for k in seg.keyframes if f"kf{k.t:.1f}" in direct.get(cid, ())]
+            stretches = [(k.start, k.end) for k in seg.keyframes if keyframe_name(k.t) in direct.get(cid, ())]
             slide = None
             if key is not None:
                 stretches += seg.spans_showing(*key)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ConfigError
+from rag.index import ViewName, chroma_dir, vector_id
 from rag.types import Chunk, PageSpan, TimeSpan, View
 
 
@@ -26,6 +27,10 @@ class StoredView:
     page: int | None
     text: str
     score: float = 0.0  # cosine similarity for dense results
+
+    @property
+    def view_name(self) -> ViewName:
+        return ViewName.parse(self.view)
 
 
 def _metadata(chunk: Chunk, view: View) -> dict[str, Any]:
@@ -79,7 +84,7 @@ class ChromaStore:
                 raise ConfigError(f"store.url {url!r} is not a URL like http://127.0.0.1:8000. Fix config.yaml.")
             return chromadb.HttpClient(host=u.hostname, port=u.port or 8000, ssl=u.scheme == "https",
                                        settings=chroma_settings)
-        path = self.index_dir / "chroma"
+        path = chroma_dir(self.index_dir)
         path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
@@ -98,7 +103,7 @@ class ChromaStore:
         nodes = []
         for view, vec in zip(views, vectors, strict=True):
             nodes.append(TextNode(
-                id_=view.vector_id(chunk.id),
+                id_=vector_id(chunk.id, view.name),
                 text=view.text,
                 embedding=list(map(float, vec)),
                 metadata=_metadata(chunk, view),

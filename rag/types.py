@@ -86,15 +86,12 @@ class EmbedItem(_Frozen):
 
 
 class View(_Frozen):
-    """One stored vector of a chunk: `<chunk_id>:<name>` (e.g. `seg`, `slice`, `p14`, `kf12.0`)."""
+    """One stored vector of a chunk; its name follows `rag.index.ViewName` (`seg`, `slice`, `p14`, `kf12.0`)."""
 
     name: str
     item: EmbedItem
     page: int | None = None  # PDF page view: its 1-based page
     text: str = ""  # what lexical search sees for this view
-
-    def vector_id(self, chunk_id: str) -> str:
-        return f"{chunk_id}:{self.name}"
 
 
 class Hit(_Frozen):

@@ -167,7 +167,7 @@ def test_alignment_matches_the_known_slide_timeline(sample_index):
 @pytest.mark.slow
 def test_realigning_an_unchanged_index_reuses_every_segment(sample_index):
     from ingest.align import align_index
-    from ingest.sources import Manifest
+    from rag.index import Manifest
 
     before = alignment.path(sample_index["index"]).stat().st_mtime_ns
     stats = align_index(sample_index["services"], Manifest(sample_index["index"]))

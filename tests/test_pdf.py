@@ -17,6 +17,7 @@ from ingest.pdf import PdfStats, extract_pdf, page_infos
 from ingest.pdftext import clean_deck, clean_lines, find_builds
 from rag.errors import IngestError
 from rag.ids import chunk_id
+from rag.index import vector_id
 from rag.settings import ChunkingSettings
 
 SETTINGS = ChunkingSettings()
@@ -132,8 +133,8 @@ def test_ids_are_stable_across_runs(tmp_path: Path) -> None:
     a = _extract(pdf, tmp_path / "m1")
     b = _extract(pdf, tmp_path / "m2")
     assert [c.id for c, _ in a.chunks] == [c.id for c, _ in b.chunks]
-    assert [[v.vector_id(c.id) for v in vs] for c, vs in a.chunks] == \
-           [[v.vector_id(c.id) for v in vs] for c, vs in b.chunks]
+    assert [[vector_id(c.id, v.name) for v in vs] for c, vs in a.chunks] == \
+           [[vector_id(c.id, v.name) for v in vs] for c, vs in b.chunks]
     assert len({c.id for c, _ in a.chunks}) == 2
 
 

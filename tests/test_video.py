@@ -161,7 +161,7 @@ def test_keyframes_at_slide_changes_with_images_and_views(extracted):
         assert kf.item.media[0].mime_type == "image/jpeg"
         assert want in kf.text and want in kf.item.text
         rec = next(r for r in ex.images if r.chunk_id == chunk.id)
-        assert rec.view == kf.name and rec.path.parent == media / ex.source.sha256[:12]
+        assert str(rec.view) == kf.name and rec.path.parent == media / ex.source.sha256[:12]
         assert rec.path.read_bytes() == kf.item.media[0].data
         assert Image.open(rec.path).size == SIZE
 
