@@ -20,14 +20,15 @@ def ask(services: Services, question: str | None = None, image: bytes | None = N
     """Answer one question (text, image, or both) from the course, with citations resolved by code."""
     mode = mode or ("gemini" if services.settings.resolved_provider() == "gemini" or chat_model else "offline")
     q = Query(text=question or None, image=image, image_mime=image_mime)
-    hits = services.retriever.search(q, services.settings.retrieval.k)
-    support = judge(q, hits, weight=services.retriever.idf)
+    result = services.retriever.search(q, services.settings.retrieval.k)
+    hits = result.hits
+    support = judge(result, weight=services.retriever.idf)
     if not support.answerable:
         return Answer(text=DECLINE, mode=mode, declined=True, hits=tuple(hits))
     if mode == "gemini":
         return _gemini(services, q, hits, chat_model)
     labelled = evidence_labels(hits)
-    text = compose(q.words() or "", hits, list(labelled))
+    text = compose(result.words, hits, list(labelled))
     clean, citations = resolve(text, labelled)
     return Answer(text=clean, citations=tuple(citations), mode="offline", hits=tuple(hits))
 

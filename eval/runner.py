@@ -12,10 +12,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eval.datasets import Case, Dataset, ExpectedSpan
 from eval.metrics import aggregate, answer_metrics, kind_table, retrieval_metrics
+
+if TYPE_CHECKING:
+    from rag.retrieval import Query, Retriever, SearchResult
 
 HIT_KEYS = ("rank", "source", "kind", "start", "end", "pages", "score", "display")
 
@@ -49,8 +52,9 @@ def _searcher(services: Any, retriever: Any) -> SearchFn:
         q = Query(text=case.question, image=image, image_mime=mime)
         # `ask` judges the top hits of a k=settings search; asking for at least that many keeps the
         # decline decision identical whatever -k the eval uses.
-        hits = retriever.search(q, max(k, services.settings.retrieval.k))
-        support = judge(q, hits, weight=retriever.idf)
+        result = retriever.search(q, max(k, services.settings.retrieval.k))
+        hits = result.hits
+        support = judge(result, weight=retriever.idf)
         rows = []
         for i, h in enumerate(hits[:k], start=1):
             full = hit_json(i, h)
@@ -71,19 +75,18 @@ class _LastSearch:
     first k hits of a larger one (both fuse the same `candidates`).
     """
 
-    def __init__(self, inner: Any):
+    def __init__(self, inner: Retriever):
         self.inner = inner
-        self._last: tuple[tuple, int, str, list] | None = None
+        self._last: tuple[tuple, int, SearchResult] | None = None
 
-    def search(self, q: Any, k: int | None = None) -> list:
+    def search(self, q: Query, k: int | None = None) -> SearchResult:
         key = (q.text, q.image, q.image_mime, tuple(q.sources or ()), tuple(q.kinds or ()))
         want = k or self.inner.settings.k
         if self._last is not None and self._last[0] == key and self._last[1] >= want:
-            q.image_text = q.image_text or self._last[2]
-            return self._last[3][:want]
-        hits = self.inner.search(q, want)
-        self._last = (key, want, q.image_text, hits)
-        return hits
+            return self._last[2].top(want)
+        result = self.inner.search(q, want)
+        self._last = (key, want, result)
+        return result
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

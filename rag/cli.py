@@ -88,8 +88,9 @@ def search(query, image, k, sources, kinds, index_dir, as_json):
         services = build(settings_from(index_dir))
         q = Query(text=query, image=image.read_bytes() if image else None,
                   image_mime=_mime(image) if image else "image/jpeg", sources=sources or None, kinds=kinds or None)
-        hits = services.retriever.search(q, k)
-        declined = not query and _picture_not_in_course(services, q, hits)
+        result = services.retriever.search(q, k)
+        hits = result.hits
+        declined = not query and _picture_not_in_course(services, result)
     except LectureLensError as e:
         fail(e, as_json)
     rows = [] if declined else [hit_json(i, h) for i, h in enumerate(hits, start=1)]
@@ -108,12 +109,12 @@ def search(query, image, k, sources, kinds, index_dir, as_json):
             click.echo(f"    {r['text'][:160]}")
 
 
-def _picture_not_in_course(services, q, hits) -> bool:
+def _picture_not_in_course(services, result) -> bool:
     """An image-only search is declined when neither a verified picture match nor the words read from
     it support any hit (the same judgement `ask` makes)."""
     from rag.confidence import judge
 
-    return not judge(q, hits, weight=services.retriever.idf).answerable
+    return not judge(result, weight=services.retriever.idf).answerable
 
 
 @cli.command()

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rag.lexical import tokens
 from rag.types import Hit
+
+if TYPE_CHECKING:
+    from rag.retrieval import SearchResult
 
 # support = COVERAGE_WEIGHT * IDF-weighted key-term coverage + best dense cosine (+ AGREE_BONUS when dense
 # and lexical search put the same chunk in their top 3). Measured on the 75 text cases of
@@ -69,8 +73,8 @@ def assess(question: str | None, hits: Sequence[Hit], top: int = 3,
                    tuple(t for t in want if t not in evidence))
 
 
-def judge(query, hits: Sequence[Hit], weight: Callable[[str], float] | None = None) -> Support:
-    """The answerer's decision for a `rag.retrieval.Query`: its text, else the words read from its image.
+def judge(result: SearchResult, weight: Callable[[str], float] | None = None) -> Support:
+    """The answerer's decision on a search result: its question, else the words read from its image.
 
     `ask` and the eval runner both call this, so a reported `declined` is what `ask` does."""
-    return assess(query.text or query.image_text, hits, weight=weight)
+    return assess(result.question, result.hits, weight=weight)

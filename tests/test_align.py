@@ -206,7 +206,7 @@ def _photo(sample_index, page: int, kind: str, seed: int = 0) -> bytes:
 def _search(sample_index, image: bytes, text: str | None = None, k: int = 8) -> list[Hit]:
     from rag.retrieval import Query
 
-    return sample_index["services"].retriever.search(Query(text=text, image=image), k)
+    return sample_index["services"].retriever.search(Query(text=text, image=image), k).hits
 
 
 def _moment(hits: list[Hit], source: str, start: float, end: float) -> Hit | None:
