@@ -18,7 +18,7 @@ DECLINE = "This is not covered in this course's material, as far as I can find."
 def ask(services: Services, question: str | None = None, image: bytes | None = None, *,
         image_mime: str = "image/jpeg", chat_model: Any = None, mode: str | None = None) -> Answer:
     """Answer one question (text, image, or both) from the course, with citations resolved by code."""
-    mode = mode or ("gemini" if services.settings.resolved_provider() == "gemini" or chat_model else "offline")
+    mode = mode or ("gemini" if chat_model is not None else services.settings.resolved_answerer())
     q = Query(text=question or None, image=image, image_mime=image_mime)
     result = services.retriever.search(q, services.settings.retrieval.k)
     hits = result.hits

@@ -41,7 +41,7 @@ def served_paths(services: Services) -> list[str]:
 
 
 def _mode_line(services: Services) -> str:
-    offline = services.settings.resolved_provider() != "gemini"
+    offline = services.settings.resolved_answerer() != "gemini"
     mode = (
         "**Offline** — answers are extractive, quoted from the course, no language model"
         if offline

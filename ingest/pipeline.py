@@ -12,6 +12,7 @@ from typing import Any
 
 from ingest.extract import Extracted, ImageRecord
 from ingest.sources import Found, content_hash, discover
+from rag.embedders.base import sees
 from rag.errors import IngestError, LectureLensError
 from rag.factory import Services
 from rag.index import Manifest, ManifestEntry, ViewName, source_media_dir, vector_id
@@ -44,20 +45,21 @@ def extract(found: Found, services: Services, sha: str, progress: Callable[[int,
     """Run the extractor for one file's kind."""
     settings = services.settings.chunking
     media = services.media_dir
-    multimodal = services.embedder.provider == "gemini"
     ocr = services.retriever.image_text if settings.ocr else None
     if found.kind == "pdf":
         from ingest.pdf import extract_pdf
 
-        return extract_pdf(found.path, found.rel, media, settings, ocr=ocr, want_media=multimodal, progress=progress)
+        return extract_pdf(found.path, found.rel, media, settings, ocr=ocr, want_media=sees(services.embedder, "pdf"),
+                           progress=progress)
     if found.kind == "video":
         from ingest.video import extract_video
 
-        return extract_video(found.path, found.rel, media, settings, ocr=ocr, want_clips=multimodal,
-                             progress=progress)
+        return extract_video(found.path, found.rel, media, settings, ocr=ocr,
+                             want_clips=sees(services.embedder, "video"), progress=progress)
     from ingest.audio import extract_audio
 
-    return extract_audio(found.path, found.rel, media, settings, want_clips=multimodal, progress=progress)
+    return extract_audio(found.path, found.rel, media, settings, want_clips=sees(services.embedder, "audio"),
+                         progress=progress)
 
 
 def _image_key(rec: ImageRecord, views: Sequence[ViewName]) -> str:

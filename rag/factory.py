@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.embedders.base import Embedder
-from rag.errors import ConfigError, IndexMismatchError
+from rag.embedders.base import Embedder, sees
+from rag.embedders.registry import get_provider, provider_tag
+from rag.errors import IndexMismatchError
 from rag.index import IndexMeta, images_dir, media_root, read_meta, write_meta
 from rag.retrieval import Retriever
 from rag.settings import Settings, fingerprint
@@ -15,31 +16,8 @@ from rag.store import ChromaStore
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings ask for (`auto` resolved)."""
-    provider = settings.resolved_provider()
-    if provider == "gemini":
-        key = settings.api_key()
-        if key is None:
-            raise ConfigError("embedding.provider is gemini but neither GEMINI_API_KEY nor GOOGLE_API_KEY is set. "
-                              "Export one, or set embedding.provider: local.")
-        from rag.embedders.gemini import GeminiEmbedder
-
-        return GeminiEmbedder(settings.gemini, key)
-    if provider == "fake":
-        from rag.embedders.fake import FakeEmbedder
-
-        return FakeEmbedder()
-    from rag.embedders.local import LocalEmbedder
-
-    return LocalEmbedder()
-
-
-_TAGS = {"local": "offline", "fake": "test fake", "gemini": "Gemini API"}
-
-
-def provider_tag(provider: str) -> str:
-    """How outputs name a provider's kind: `offline`, `Gemini API`, `test fake`."""
-    return _TAGS.get(provider, provider)
+    """The embedder the settings ask for (`auto` resolved), from the provider registry."""
+    return get_provider(settings.resolved_provider()).build(settings)
 
 
 def describe(embedder: Embedder) -> str:
@@ -111,7 +89,7 @@ def build(settings: Settings, *, embedder: Embedder | None = None, store: Chroma
     from rag.alignment import Alignment
 
     retriever = Retriever(store, embedder, settings.retrieval, image_search=image_search,
-                          image_text=ocr_text, embeds_images=embedder.provider == "gemini",
+                          image_text=ocr_text, embeds_images=sees(embedder, "image"),
                           alignment=Alignment(settings.index_dir))
     return Services(settings=settings, embedder=embedder, store=store, retriever=retriever,
                     image_index=image_index, fingerprint=fp)

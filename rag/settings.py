@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from rag.errors import ConfigError
@@ -33,8 +33,25 @@ class GeminiSettings(BaseModel):
 
 
 class EmbeddingSettings(BaseModel):
-    provider: Literal["auto", "gemini", "local", "fake"] = Field(
-        "auto", description="auto = gemini when GEMINI_API_KEY/GOOGLE_API_KEY is set, else local.")
+    provider: str = Field(
+        "auto", description="auto = gemini when GEMINI_API_KEY/GOOGLE_API_KEY is set, else local; or gemini, "
+                            "local, or a provider registered with rag.embedders.registry.register_embedder.")
+
+    @field_validator("provider")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from rag.embedders.registry import provider_names
+
+        if v != "auto" and v not in provider_names():
+            raise ValueError(f"unknown embedding provider {v!r}; use one of: auto, {', '.join(provider_names())}")
+        return v
+
+
+class AnswerSettings(BaseModel):
+    provider: Literal["auto", "offline", "gemini"] = Field(
+        "auto", description="Who writes answers: offline = extractive quotes, no language model; gemini = "
+                            "a Gemini chat model over cited evidence; auto = gemini when GEMINI_API_KEY/"
+                            "GOOGLE_API_KEY is set, else offline.")
 
 
 class ChunkingSettings(BaseModel):
@@ -67,6 +84,7 @@ class Settings(BaseSettings):
 
     index_dir: Path = Field(Path(".lecturelens"), description="Where the index (Chroma, manifest, renders) lives.")
     embedding: EmbeddingSettings = EmbeddingSettings()
+    answer: AnswerSettings = AnswerSettings()
     gemini: GeminiSettings = GeminiSettings()
     chunking: ChunkingSettings = ChunkingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
@@ -88,6 +106,13 @@ class Settings(BaseSettings):
         p = self.embedding.provider
         if p == "auto":
             return "gemini" if self.api_key() else "local"
+        return p
+
+    def resolved_answerer(self) -> Literal["offline", "gemini"]:
+        """Who answers: `auto` becomes gemini with a key, else offline."""
+        p = self.answer.provider
+        if p == "auto":
+            return "gemini" if self.api_key() else "offline"
         return p
 
     def chunking_fingerprint(self) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rag.factory import provider_tag
+from rag.embedders.registry import provider_tag
 from rag.index import Manifest, read_meta
 from rag.settings import Settings
 from rag.store import ChromaStore

@@ -125,11 +125,9 @@ def eval_index(sample_index) -> Path:
 
 
 @pytest.fixture
-def offline_env(monkeypatch, tmp_path):
-    for key in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "LECTURELENS_CONFIG"):
-        monkeypatch.delenv(key, raising=False)
+def offline_env(monkeypatch):
+    # tests/conftest.py already removed any key and runs the test in an empty directory (no config.yaml)
     monkeypatch.setenv("LECTURELENS_EMBEDDING__PROVIDER", "local")
-    monkeypatch.chdir(tmp_path)  # no ./config.yaml
 
 
 @pytest.mark.slow

@@ -27,6 +27,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from rag.embedders.base import MULTIMODAL
 from rag.errors import ProviderError
 from rag.settings import GeminiSettings
 from rag.types import EmbedItem
@@ -78,6 +79,8 @@ class GeminiEmbedder:
     """Embedder over Gemini embedding models (default gemini-embedding-2)."""
 
     provider = "gemini"
+    modalities = MULTIMODAL
+    local = False
 
     def __init__(self, settings: GeminiSettings, api_key: SecretStr, client: Any = None):
         self.settings = settings
