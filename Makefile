@@ -37,9 +37,10 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check rag ingest agent eval tests bench examples
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(INDEX) .pytest_cache
+	rm -rf $(INDEX) .pytest_cache .mypy_cache

@@ -9,18 +9,23 @@ from agent.tools import EvidenceBook, make_tools
 from rag.citations import evidence_labels, resolve
 from rag.confidence import Support, judge
 from rag.factory import Services
-from rag.retrieval import Query
+from rag.retrieval import Query, SearchResult
 from rag.types import Answer
 
 DECLINE = "This is not covered in this course's material, as far as I can find."
 
 
 def ask(services: Services, question: str | None = None, image: bytes | None = None, *,
-        image_mime: str = "image/jpeg", chat_model: Any = None, mode: str | None = None) -> Answer:
-    """Answer one question (text, image, or both) from the course, with citations resolved by code."""
+        image_mime: str = "image/jpeg", chat_model: Any = None, mode: str | None = None,
+        searched: SearchResult | None = None) -> Answer:
+    """Answer one question (text, image, or both) from the course, with citations resolved by code.
+
+    `searched`: a search already made for this very query with at least `retrieval.k` hits (the eval
+    runner's), used instead of searching again."""
     mode = mode or ("gemini" if chat_model is not None else services.settings.resolved_answerer())
     q = Query(text=question or None, image=image, image_mime=image_mime)
-    result = services.retriever.search(q, services.settings.retrieval.k)
+    k = services.settings.retrieval.k
+    result = searched.top(k) if searched is not None else services.retriever.search(q, k)
     hits = result.hits
     support = judge(result, weight=services.retriever.idf)
     if not support.answerable:
@@ -50,21 +55,4 @@ def _gemini(services: Services, q: Query, hits, chat_model: Any) -> Answer:
                   mode="gemini", declined=declined, hits=tuple(hits))
 
 
-def answer_json(ans: Answer) -> dict[str, Any]:
-    """The `ask --json` contract."""
-    from rag.types import TimeSpan
-
-    cites = []
-    for c in ans.citations:
-        timed = isinstance(c.locator, TimeSpan)
-        item = {"label": c.label, "source": c.source, "kind": c.kind,
-                "start": c.locator.start_s if timed else None, "end": c.locator.end_s if timed else None,
-                "pages": None if timed else list(range(c.locator.first, c.locator.last + 1)),
-                "display": c.display}
-        if c.slide is not None:
-            item["slide"] = {"source": c.slide.source, "page": c.slide.page}
-        cites.append(item)
-    return {"answer": ans.text, "declined": ans.declined, "mode": ans.mode, "citations": cites}
-
-
-__all__ = ["ask", "answer_json", "DECLINE", "Support"]
+__all__ = ["ask", "DECLINE", "Support"]

@@ -14,7 +14,6 @@ segment and cites the right page.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import time
@@ -22,14 +21,18 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag import alignment
 from rag.alignment import AlignmentFile, KeyframeSlide, SegmentSlides
-from rag.factory import Services
+from rag.factory import PictureIndex, Services
+from rag.ids import sha256_text
 from rag.index import Manifest, keyframe_image, keyframe_name, split_vector_id, vector_id
 from rag.lexical import tokens
 from rag.types import Chunk, SlideRef, TimeSpan
+
+if TYPE_CHECKING:
+    from rag.vision import ImageInput
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +243,7 @@ def _pages_of(manifest: Manifest) -> dict[str, tuple[str, int]]:
 
 def _fingerprint(page_keys: Iterable[str]) -> str:
     # Page keys carry the chunk id, a hash of the PDF bytes: a changed deck changes the fingerprint.
-    return hashlib.sha256("\n".join(sorted(page_keys)).encode()).hexdigest()[:16]
+    return sha256_text("\n".join(sorted(page_keys)))[:16]
 
 
 def align_index(services: Services, manifest: Manifest,
@@ -302,7 +305,7 @@ def _page_texts(services: Services, page_keys: dict[str, tuple[str, int]]) -> Pa
     return PageTexts(wanted, [texts.get(p, "") for p in wanted])
 
 
-def match_keyframe(index: Any, image: Any, ocr: str, caption: str, pages: PageTexts,
+def match_keyframe(index: PictureIndex, image: ImageInput, ocr: str, caption: str, pages: PageTexts,
                    page_keys: dict[str, tuple[str, int]], allowed: frozenset[str]) -> Candidate | None:
     """The page one keyframe (path, bytes or array) shows, or None; `pages.pages` must list every page
     of `page_keys`."""
@@ -312,7 +315,7 @@ def match_keyframe(index: Any, image: Any, ocr: str, caption: str, pages: PageTe
     return best_page(keyframe_candidates(visual, ocr, caption, pages))
 
 
-def _align_chunk(index: Any, video: _Video, chunk: Chunk, page_keys: dict[str, tuple[str, int]],
+def _align_chunk(index: PictureIndex, video: _Video, chunk: Chunk, page_keys: dict[str, tuple[str, int]],
                  allowed: frozenset[str], pages: PageTexts | None) -> SegmentSlides:
     loc = chunk.locator
     assert isinstance(loc, TimeSpan)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import time
@@ -10,12 +11,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.extract import Extracted, ImageRecord
+from ingest.extracted import Extracted, ImageRecord
 from ingest.sources import Found, content_hash, discover
 from rag.embedders.base import sees
 from rag.errors import IngestError, LectureLensError
 from rag.factory import Services
 from rag.index import Manifest, ManifestEntry, ViewName, source_media_dir, vector_id
+from rag.progress import progress_bar
 from rag.types import EmbedItem
 
 log = logging.getLogger(__name__)
@@ -40,8 +42,7 @@ class IngestReport:
         return asdict(self)
 
 
-def extract(found: Found, services: Services, sha: str, progress: Callable[[int, int], None] | None = None
-            ) -> Extracted:
+def extract(found: Found, services: Services, progress: Callable[[int, int], None] | None = None) -> Extracted:
     """Run the extractor for one file's kind."""
     settings = services.settings.chunking
     media = services.media_dir
@@ -89,7 +90,7 @@ def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
     Extraction and embedding (the parts that fail) run before the old version is removed, so a failing
     new version leaves the previous one searchable.
     """
-    ex = extract(found, services, sha, progress)
+    ex = extract(found, services, progress)
     items: list[EmbedItem] = []
     owners: list[tuple[int, int]] = []
     for ci, (_chunk, views) in enumerate(ex.chunks):
@@ -126,6 +127,10 @@ def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
     return len(ex.chunks), n_vectors, ex.warnings
 
 
+def _advance(bar: Any, task: Any, done: int, total: int) -> None:
+    bar.update(task, completed=done, total=total)
+
+
 def _align(services: Services, manifest: Manifest, report: IngestReport, bar: Any) -> None:
     """Match video segments to deck pages (reuses what is already aligned against the same pages)."""
     from ingest.align import align_index
@@ -143,8 +148,6 @@ def _align(services: Services, manifest: Manifest, report: IngestReport, bar: An
 def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[str, ...] = (),
                  show_progress: bool = True) -> IngestReport:
     """Bring the index in line with the course folders: add new, redo changed, drop removed, skip the rest."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     t0 = time.perf_counter()
     report = IngestReport(embedder=services.embedder_label)
     manifest = Manifest(services.index_dir)
@@ -165,8 +168,7 @@ def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[st
                     report.removed.append(rel)
         todo.extend(found)
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  transient=True, disable=not show_progress) as bar:
+    with progress_bar(show_progress) as bar:
         overall = bar.add_task("ingest", total=len(todo))
         for f in todo:
             bar.update(overall, description=f"ingest {f.rel}")
@@ -177,8 +179,8 @@ def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[st
                     report.skipped.append(f.rel)
                     continue
                 sub = bar.add_task(f"  {f.rel}", total=None)
-                chunks, vectors, warnings = ingest_one(
-                    f, sha, services, manifest, progress=lambda d, t, sub=sub: bar.update(sub, completed=d, total=t))
+                chunks, vectors, warnings = ingest_one(f, sha, services, manifest,
+                                                       progress=functools.partial(_advance, bar, sub))
                 bar.remove_task(sub)
                 report.ingested.append(f.rel)
                 report.chunks += chunks

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.ids import sha256_file
+from rag.ids import sha256_file, sha256_text
 from rag.types import SourceKind
 
 VIDEO_EXT = {".mp4", ".mov", ".webm", ".mkv", ".m4v"}
@@ -66,5 +65,5 @@ def content_hash(found: Found) -> str:
 
         side = find_sidecar(found.path)
         if side is not None:
-            return hashlib.sha256(f"{h}|{sha256_file(side)}".encode()).hexdigest()
+            return sha256_text(f"{h}|{sha256_file(side)}")
     return h

@@ -18,14 +18,12 @@ import json
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rag.errors import InputError
 from rag.files import atomic_write_text
 from rag.index import alignment_path
-from rag.types import Chunk, SlideRef, TimeSpan
+from rag.types import Chunk, SlideRef
 
 VERSION = 1
 
@@ -140,31 +138,3 @@ class Alignment:
         if slide is None or slide == chunk.slide:
             return chunk
         return chunk.model_copy(update={"slide": slide})
-
-
-def segment_rows(store: Any, align: Alignment, source: str) -> list[dict[str, Any]]:
-    """The `segments --json` rows of one video: span, keyframe times, aligned slide and confidence."""
-    chunks = store.chunks_of(source)
-    if not chunks:
-        raise InputError(f"No source named {source!r} is in this index. `lecturelens status` lists the "
-                         "sources (use the path relative to the course folder, e.g. lectures/week1.mp4).")
-    if chunks[0].kind != "video":
-        raise InputError(f"{source} is a {chunks[0].kind}, not a video: only videos have segments aligned "
-                         "with slides. Give a video source.")
-    rows = []
-    for c in chunks:
-        assert isinstance(c.locator, TimeSpan)
-        seg = align.get(c.id)
-        slide = seg.slide if seg is not None else None
-        rows.append({
-            "chunk_id": c.id, "start": round(c.locator.start_s, 3), "end": round(c.locator.end_s, 3),
-            "keyframes": list(c.keyframes),
-            "slide": {"source": slide.source, "page": slide.page} if slide else None,
-            "confidence": slide.confidence if slide else None,
-            "keyframe_slides": [
-                {"t": k.t, "start": k.start, "end": k.end,
-                 "slide": {"source": k.slide.source, "page": k.slide.page} if k.slide else None,
-                 "confidence": k.slide.confidence if k.slide else None}
-                for k in (seg.keyframes if seg is not None else ())],
-        })
-    return rows

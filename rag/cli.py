@@ -7,7 +7,7 @@ import json
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -35,31 +35,13 @@ def emit(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def fail(e: LectureLensError, as_json: bool = False) -> None:
+def fail(e: LectureLensError, as_json: bool = False) -> NoReturn:
     """Report a LectureLens error at the boundary and exit 1."""
     if as_json:
         emit({"error": str(e), "type": type(e).__name__})
     else:
         click.secho(f"Error: {e}", fg="red", err=True)
     sys.exit(1)
-
-
-def hit_json(rank: int, hit) -> dict[str, Any]:
-    """One hit in the `search --json` contract."""
-    from rag.citations import display
-    from rag.types import TimeSpan
-
-    loc = hit.locator
-    timed = isinstance(loc, TimeSpan)
-    out = {
-        "rank": rank, "source": hit.chunk.source, "kind": hit.chunk.kind,
-        "start": round(loc.start_s, 3) if timed else None, "end": round(loc.end_s, 3) if timed else None,
-        "pages": None if timed else list(range(loc.first, loc.last + 1)),
-        "score": round(hit.score, 4), "display": display(hit.chunk, loc), "text": hit.chunk.text[:500],
-    }
-    if hit.chunk.slide is not None:
-        out["slide"] = {"source": hit.chunk.slide.source, "page": hit.chunk.slide.page}
-    return out
 
 
 @click.group()
@@ -95,6 +77,8 @@ def search(query, image, k, sources, kinds, index_dir, as_json):
         declined = not query and _picture_not_in_course(services, result)
     except LectureLensError as e:
         fail(e, as_json)
+    from rag.contracts import hit_json
+
     rows = [] if declined else [hit_json(i, h) for i, h in enumerate(hits, start=1)]
     if as_json:
         emit({"query": query, "image": str(image) if image else None, "embedder": services.embedder_label,
@@ -125,8 +109,9 @@ def _picture_not_in_course(services, result) -> bool:
 @json_option
 def segments(source, index_dir, as_json):
     """List a video's segments: span, keyframes, and the slide page each shows (with confidence)."""
-    from rag.alignment import Alignment, segment_rows
+    from rag.alignment import Alignment
     from rag.citations import clock
+    from rag.contracts import segment_rows
     from rag.factory import build
 
     try:
@@ -152,7 +137,7 @@ def segments(source, index_dir, as_json):
 @json_option
 def status(index_dir, as_json):
     """What the index holds: sources, chunks, vectors, embedder, fingerprint."""
-    from rag.status import index_status
+    from rag.contracts import index_status
 
     try:
         data = index_status(settings_from(index_dir))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 from rag.embedders.base import Embedder, sees
 from rag.embedders.registry import get_provider, provider_tag
@@ -13,6 +14,11 @@ from rag.index import IndexMeta, images_dir, media_root, read_meta, write_meta
 from rag.retrieval import Retriever
 from rag.settings import Settings, fingerprint
 from rag.store import ChromaStore
+from rag.types import ImageText
+
+if TYPE_CHECKING:
+    from rag.image_index import ImageMatch
+    from rag.vision import ImageInput
 
 
 def make_embedder(settings: Settings) -> Embedder:
@@ -25,6 +31,19 @@ def describe(embedder: Embedder) -> str:
     return f"{embedder.provider}:{embedder.model} ({embedder.dimension}-d, {provider_tag(embedder.provider)})"
 
 
+class PictureIndex(Protocol):
+    """Stored pictures (page renders, keyframes) under `<chunk_id>:<view>` keys; rag.image_index.ImageIndex."""
+
+    def add(self, key: str, image: ImageInput) -> None: ...
+
+    def remove(self, keys: Iterable[str]) -> int: ...
+
+    def save(self) -> None: ...
+
+    def search(self, image: ImageInput, k: int = 5, *,
+               allowed: Collection[str] | None = None) -> list[ImageMatch]: ...
+
+
 @dataclass
 class Services:
     """Everything a command needs, built once."""
@@ -33,7 +52,7 @@ class Services:
     embedder: Embedder
     store: ChromaStore
     retriever: Retriever
-    image_index: Any
+    image_index: PictureIndex
     fingerprint: str
 
     @property
@@ -63,7 +82,8 @@ def _check_index(index_dir: Path, meta: IndexMeta, *, create: bool) -> None:
 
 
 def build(settings: Settings, *, embedder: Embedder | None = None, store: ChromaStore | None = None,
-          image_index: Any = None, ocr_text: Any = None, create: bool = False) -> Services:
+          image_index: PictureIndex | None = None, ocr_text: ImageText | None = None,
+          create: bool = False) -> Services:
     """Wire the services for one index. `create` writes index.json when the index is new."""
     embedder = embedder or make_embedder(settings)
     chunking = settings.chunking_fingerprint()

@@ -12,7 +12,7 @@ import math
 import threading
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -147,7 +147,7 @@ class ImageIndex:
         with self._lock:
             self.folder.mkdir(parents=True, exist_ok=True)
             counts = [len(f.desc) for f in self._feats]
-            arrays = {
+            arrays: dict[str, Any] = {
                 "keys": np.array(self._keys, dtype=str),
                 "global": _stack(self._glob, vision.GLOBAL_DIM),
                 "thumbs": np.stack(self._thumbs) if self._thumbs else np.zeros((0, 48, 64), np.uint8),

@@ -14,8 +14,6 @@ from rag.types import SlideRef, TimeSpan
 
 # (image bytes, n) -> [(vector id "<chunk_id>:<view>", score)] best first, only real matches.
 ImageSearch = Callable[[bytes, int], list[tuple[str, float]]]
-# image bytes -> text read from it (OCR), so an image query also searches words.
-ImageText = Callable[[bytes], str]
 
 QUERY_OCR_SIDE = 1280  # px: a phone photo is read at this size
 
@@ -132,13 +130,13 @@ def _moments(pages: dict[tuple[str, int], float], direct: dict[str, list[str]], 
         if seg is None:
             out[cid] = (None, None)
             continue
-        key = page_of[cid][1] if cid in page_of else None
+        shown = page_of[cid][1] if cid in page_of else None
         stretches = [(k.start, k.end) for k in seg.keyframes if keyframe_name(k.t) in direct.get(cid, ())]
         slide = None
-        if key is not None:
-            stretches += seg.spans_showing(*key)
+        if shown is not None:
+            stretches += seg.spans_showing(*shown)
             slide = next(k.slide for k in seg.keyframes
-                         if k.slide and (k.slide.source, k.slide.page) == key)
+                         if k.slide and (k.slide.source, k.slide.page) == shown)
         span = TimeSpan(start_s=min(a for a, _ in stretches), end_s=max(b for _, b in stretches)) \
             if stretches else None
         out[cid] = (slide, span)

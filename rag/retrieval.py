@@ -10,12 +10,12 @@ from rag.alignment import Alignment
 from rag.collapse import collapse, moments_before_pages
 from rag.embedders.base import Embedder
 from rag.fusion import Channel, Fused, Ranked, fuse
-from rag.image_query import ImageMatches, ImageSearch, ImageText, ViewLookup, match_image, ocr_sized
+from rag.image_query import ImageMatches, ImageSearch, ViewLookup, match_image, ocr_sized
 from rag.index import ViewName
 from rag.lexical import BM25, tokens
 from rag.settings import RetrievalSettings
 from rag.store import ChromaStore, StoredView
-from rag.types import Chunk, Hit, PageSpan, SourceKind
+from rag.types import Chunk, Hit, ImageText, Locator, PageSpan, SourceKind
 
 __all__ = ["ImageSearch", "ImageText", "Query", "Retriever", "SearchResult"]
 
@@ -186,7 +186,7 @@ class Retriever:
     def _hit(self, f: Fused, seen: dict[str, StoredView], words: str, image: ImageMatches) -> Hit:
         views = [seen[vid] for vid in f.views]
         chunk = views[0].chunk
-        refined = refine_page(chunk, views, words)
+        refined: Locator | None = refine_page(chunk, views, words)
         slide, span = image.moments.get(chunk.id, (None, None))
         if self.alignment is not None and chunk.kind == "video":
             chunk = self.alignment.attach(chunk, slide)

@@ -98,9 +98,9 @@ class ChromaStore:
 
     def add(self, chunk: Chunk, views: Sequence[View], vectors: Sequence[Sequence[float]]) -> int:
         """Store the views of one chunk as LlamaIndex nodes with precomputed embeddings."""
-        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+        from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
 
-        nodes = []
+        nodes: list[BaseNode] = []
         for view, vec in zip(views, vectors, strict=True):
             nodes.append(TextNode(
                 id_=vector_id(chunk.id, view.name),
@@ -131,7 +131,7 @@ class ChromaStore:
         q = VectorStoreQuery(query_embedding=list(map(float, vector)), similarity_top_k=min(n, total))
         res = self.vector_store.query(q, where=where) if where else self.vector_store.query(q)
         out = []
-        for node, sim in zip(res.nodes, res.similarities or [], strict=False):
+        for node, sim in zip(res.nodes or [], res.similarities or [], strict=False):
             # ChromaVectorStore reports exp(-distance); the collection's distance is 1 - cosine.
             cos = 1.0 + math.log(max(sim, 1e-12))
             out.append(self._stored(node.node_id, node.get_content(), node.metadata, cos))

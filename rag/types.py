@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 SourceKind = Literal["video", "pdf", "audio"]
+# image bytes -> the words read from it (OCR): one type for every OCR callable passed around
+ImageText = Callable[[bytes], str]
 
 
 class _Frozen(BaseModel):

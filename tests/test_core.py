@@ -139,7 +139,7 @@ def test_fake_embedder_is_a_registered_test_provider_not_a_built_in():
     unregister_embedder("fake")
     try:
         with pytest.raises(ConfigError, match="unknown embedding provider 'fake'"):
-            load_settings(embedding={"provider": "fake"})
+            make_embedder(load_settings(embedding={"provider": "fake"}))
         assert provider_tag("fake") == "fake"
     finally:
         register_embedder("fake", entry.build, tag=entry.tag)

@@ -15,7 +15,7 @@ from rag.cli import _register_plugins, cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "eval" / "datasets" / "sample-course.yaml"
-# What CI runs (see eval/README_section.md); floors sit just below the measured sample-course numbers.
+# What CI runs (see the Evaluating section of README.md); floors sit just below the measured sample-course numbers.
 CI_FLOORS = ("hit@1=0.66", "hit@5=0.98", "mrr@10=0.82", "ndcg@10=0.86", "tiou=0.56", "decline_accuracy=0.82",
              "answered=0.98", "vid.hit@1=0.66", "vid.hit@5=0.99", "page.hit@1=0.35", "page.hit@5=0.99",
              "img.hit@1=0.95", "img.hit@5=0.95", "citation_precision=0.58", "citation_recall=0.78",

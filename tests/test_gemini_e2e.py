@@ -8,8 +8,9 @@ import shutil
 
 import pytest
 
-from agent.answer import answer_json, ask
+from agent.answer import ask
 from ingest.pipeline import ingest_paths
+from rag.contracts import answer_json
 from rag.factory import build
 from rag.retrieval import Query
 from rag.settings import load_settings

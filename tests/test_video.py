@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ingest.audio import extract_audio, title_from_filename
+from ingest.audio import extract_audio
+from ingest.timed import title_from_filename
 from ingest.video import SlideChange, detect_changes, extract_video
 from rag.errors import IngestError
 from rag.ids import chunk_id

@@ -16,11 +16,27 @@ MULTIMODAL: frozenset[Modality] = frozenset({"text", "image", "video", "audio", 
 class Embedder(Protocol):
     """Turns items into L2-normalised vectors in one space."""
 
-    provider: str  # registry name: "gemini" | "local" | one registered by tests ("fake")
-    model: str
-    dimension: int
-    modalities: frozenset[Modality]  # what it can see in an item: ingest only makes media it can embed
-    local: bool  # runs on this machine with no network (labelled offline)
+    # Read-only members (a class attribute or a property satisfies each).
+    @property
+    def provider(self) -> str:
+        """Registry name: "gemini" | "local" | one registered by tests ("fake")."""
+        ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def modalities(self) -> frozenset[Modality]:
+        """What it can see in an item: ingest only makes the media it can embed."""
+        ...
+
+    @property
+    def local(self) -> bool:
+        """Runs on this machine with no network (labelled offline)."""
+        ...
 
     def embed_documents(self, items: Sequence[EmbedItem], *, label: str = "") -> list[list[float]]:
         """One vector per item. `label` (e.g. the source path) goes into error messages."""

@@ -68,7 +68,7 @@ def get_provider(name: str) -> Provider:
     try:
         return _PROVIDERS[name]
     except KeyError:
-        raise ConfigError(f"embedding.provider {name!r} is not known; use one of: auto, "
+        raise ConfigError(f"unknown embedding provider {name!r}: use one of auto, "
                           f"{', '.join(_PROVIDERS)}. Fix config.yaml or LECTURELENS_EMBEDDING__PROVIDER.") from None
 
 

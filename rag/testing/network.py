@@ -56,15 +56,15 @@ def block_network() -> None:
             raise NetworkBlocked(f"tests may not resolve {host!r}; use 127.0.0.1")
         return _saved["getaddrinfo"](host, *args, **kwargs)
 
-    socket.socket.connect = connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    setattr(socket.socket, "connect", connect)  # noqa: B010 - patching a C type's method on purpose
+    setattr(socket.socket, "connect_ex", connect_ex)  # noqa: B010
     socket.getaddrinfo = getaddrinfo
 
 
 def unblock_network() -> None:
     if not _saved:
         return
-    socket.socket.connect = _saved["connect"]  # type: ignore[method-assign]
-    socket.socket.connect_ex = _saved["connect_ex"]  # type: ignore[method-assign]
+    setattr(socket.socket, "connect", _saved["connect"])  # noqa: B010
+    setattr(socket.socket, "connect_ex", _saved["connect_ex"])  # noqa: B010
     socket.getaddrinfo = _saved["getaddrinfo"]
     _saved.clear()
