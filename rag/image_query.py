@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from rag.alignment import Alignment
 from rag.fusion import Ranked
 from rag.index import keyframe_name
-from rag.store import StoredView
+from rag.lexical_index import LexicalIndex, ViewRow
+from rag.store import ChromaStore, StoredView
 from rag.types import SlideRef, TimeSpan
 
 # (image bytes, n) -> [(vector id "<chunk_id>:<view>", score)] best first, only real matches.
@@ -37,43 +38,36 @@ def ocr_sized(image: bytes) -> bytes:
 
 
 @dataclass
-class ViewLookup:
-    """Stored views by the keys image queries need."""
-
-    by_id: dict[str, StoredView]  # every view
-    by_chunk: dict[str, StoredView]  # one view per chunk (its `seg` view when it has one)
-    pages: dict[tuple[str, int], StoredView]  # (pdf source, page) -> its page view
-
-
-@dataclass
 class ImageMatches:
     """What an image query found."""
 
     ranked: Ranked = field(default_factory=Ranked)
-    seen: dict[str, StoredView] = field(default_factory=dict)  # the views it ranked
+    seen: dict[str, StoredView] = field(default_factory=dict)  # the views it ranked, fetched from the store
     moments: dict[str, Moment] = field(default_factory=dict)  # video chunk id -> moment
     words: str = ""  # the text of the best verified match
 
 
-def keyframe_slide(alignment: Alignment | None, v: StoredView) -> SlideRef | None:
+def keyframe_slide(alignment: Alignment | None, r: ViewRow) -> SlideRef | None:
     """The deck page a stored keyframe view shows, by the alignment."""
-    seg = alignment.get(v.chunk.id) if alignment is not None else None
+    seg = alignment.get(r.chunk_id) if alignment is not None else None
     if seg is None:
         return None
-    return next((k.slide for k in seg.keyframes if keyframe_name(k.t) == v.view), None)
+    return next((k.slide for k in seg.keyframes if keyframe_name(k.t) == r.view), None)
 
 
-def words_of(v: StoredView, lookup: ViewLookup, alignment: Alignment | None) -> str:
+def words_of(r: ViewRow, views: LexicalIndex, store: ChromaStore, alignment: Alignment | None) -> str:
     """The words of a matched picture: a page's text, a keyframe's OCR, else its aligned page's text."""
-    if v.text.strip():
-        return v.text
-    slide = keyframe_slide(alignment, v) if v.chunk.kind == "video" else None
-    page = lookup.pages.get((slide.source, slide.page)) if slide is not None else None
-    return page.text if page is not None else ""
+    slide = keyframe_slide(alignment, r) if r.kind == "video" else None
+    page = views.pages.get((slide.source, slide.page)) if slide is not None else None
+    got = store.get([r.vector_id] + ([page.vector_id] if page is not None else []))
+    own = got.get(r.vector_id)
+    if own is not None and own.text.strip():
+        return own.text
+    return got[page.vector_id].text if page is not None and page.vector_id in got else ""
 
 
-def match_image(image: bytes, n: int, search: ImageSearch, lookup: ViewLookup, alignment: Alignment | None,
-                allowed: Callable[[StoredView], bool]) -> ImageMatches:
+def match_image(image: bytes, n: int, search: ImageSearch, views: LexicalIndex, store: ChromaStore,
+                alignment: Alignment | None, allowed: Callable[[ViewRow], bool]) -> ImageMatches:
     """Rank the views a picture shows: direct matches, the deck pages they are (or show), and the
     video segments showing those pages; moments first, then the page they show."""
     out = ImageMatches()
@@ -81,44 +75,46 @@ def match_image(image: bytes, n: int, search: ImageSearch, lookup: ViewLookup, a
     pages: dict[tuple[str, int], float] = {}  # deck page -> how surely the picture shows it
     direct: dict[str, list[str]] = {}  # video chunk id -> its matched keyframe views
     for vid, score in search(image, n * 2):
-        v = lookup.by_id.get(vid)
-        if v is None:
+        r = views.by_id.get(vid)
+        if r is None:
             continue
         if not out.words:
-            out.words = words_of(v, lookup, alignment)
+            out.words = words_of(r, views, store, alignment)
         found[vid] = max(found.get(vid, 0.0), score)
-        if v.page is not None:
-            key = (v.chunk.source, v.page)
+        if r.page is not None:
+            key = (r.source, r.page)
             pages[key] = max(pages.get(key, 0.0), score)
-        elif v.chunk.kind == "video":
-            direct.setdefault(v.chunk.id, []).append(v.view)
-            slide = keyframe_slide(alignment, v)
+        elif r.kind == "video":
+            direct.setdefault(r.chunk_id, []).append(r.view)
+            slide = keyframe_slide(alignment, r)
             if slide is not None:  # a frame of a slide: its page is (nearly) as sure
                 key = (slide.source, slide.page)
                 pages[key] = max(pages.get(key, 0.0), score * slide.confidence)
-    out.moments = _moments(pages, direct, found, lookup, alignment)
+    out.moments = _moments(pages, direct, found, views, alignment)
     for key, score in pages.items():
-        if key in lookup.pages:
-            vid = lookup.pages[key].vector_id
+        if key in views.pages:
+            vid = views.pages[key].vector_id
             found[vid] = max(found.get(vid, 0.0), score)
     # Moments first, then the page they show: equal scores rank video before PDF.
-    order = sorted(((vid, sc) for vid, sc in found.items() if allowed(lookup.by_id[vid])),
-                   key=lambda t: (-t[1], lookup.by_id[t[0]].chunk.kind == "pdf", t[0]))
-    for rank, (vid, score) in enumerate(order[:n], start=1):
-        out.seen.setdefault(vid, lookup.by_id[vid])
+    order = sorted(((vid, sc) for vid, sc in found.items() if allowed(views.by_id[vid])),
+                   key=lambda t: (-t[1], views.by_id[t[0]].kind == "pdf", t[0]))[:n]
+    fetched = store.get([vid for vid, _ in order])
+    for rank, (vid, score) in enumerate(order, start=1):
+        if vid in fetched:
+            out.seen.setdefault(vid, fetched[vid])
         out.ranked.add(vid, rank, round(score, 6))
     return out
 
 
 def _moments(pages: dict[tuple[str, int], float], direct: dict[str, list[str]], found: dict[str, float],
-             lookup: ViewLookup, alignment: Alignment | None) -> dict[str, Moment]:
+             views: LexicalIndex, alignment: Alignment | None) -> dict[str, Moment]:
     """Video segments an image query found, directly or through the page they show, with that page
     and the stretch of the segment where it is on screen (adds the segments to `found`)."""
     page_of: dict[str, tuple[float, tuple[str, int]]] = {}  # chunk id -> (score, best page it shows)
     if alignment is not None:
         for key, score in pages.items():
             for cid in alignment.showing(*key):
-                v = lookup.by_chunk.get(cid)
+                v = views.by_chunk.get(cid)
                 if v is None:
                     continue
                 found[v.vector_id] = max(found.get(v.vector_id, 0.0), score)

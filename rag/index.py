@@ -6,6 +6,8 @@
     <index>/chroma/          the embedded Chroma store (rag/store.py)
     <index>/images/          the image index (rag/image_index.py): index.npz + index.json
     <index>/media/<sha12>/   per source: page renders `p<N>.png`, keyframes `kf_<t>.jpg`
+    <index>/lexical/         the BM25 index and its view table (rag/lexical_index.py), a cache
+    <index>/ocr_cache/       OCR results by picture (rag/ocr_cache.py), a cache
 
 A vector id is `<chunk_id>:<view>`; a view name is `seg` (a video/audio segment), `slice` (a PDF
 slice), `p<N>` (one PDF page) or `kf<t>` (a video keyframe at t seconds, one decimal). Image-index
@@ -33,6 +35,8 @@ ALIGNMENT_FILE = "alignment.json"
 CHROMA_DIR = "chroma"
 MEDIA_DIR = "media"
 IMAGES_DIR = "images"
+LEXICAL_DIR = "lexical"
+OCR_CACHE_DIR = "ocr_cache"
 IMAGES_META_FILE = "index.json"  # inside IMAGES_DIR
 IMAGES_ARRAYS_FILE = "index.npz"  # inside IMAGES_DIR
 MEDIA_HASH_CHARS = 12  # a source's media folder is named by the first characters of its content hash
@@ -162,6 +166,14 @@ def images_dir(index_dir: str | Path) -> Path:
     return Path(index_dir) / IMAGES_DIR
 
 
+def lexical_dir(index_dir: str | Path) -> Path:
+    return Path(index_dir) / LEXICAL_DIR
+
+
+def ocr_cache_dir(index_dir: str | Path) -> Path:
+    return Path(index_dir) / OCR_CACHE_DIR
+
+
 def source_media_dir(media: str | Path, sha256: str) -> Path:
     """The media folder of one source version, below `<index>/media` (`media`)."""
     return Path(media) / sha256[:MEDIA_HASH_CHARS]
@@ -216,7 +228,10 @@ def write_meta(index_dir: str | Path, meta: IndexMeta) -> None:
 
 
 class ManifestEntry(_Record):
-    """One ingested source as the manifest records it (older files with fewer fields still read)."""
+    """One ingested source as the manifest records it. Older files with fewer fields still read; fields
+    this version does not know are kept (`model_extra`) and written back."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
 
     sha256: str = Field(description="Content hash of the file (and its caption sidecar).")
     kind: SourceKind

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,14 +11,16 @@ from rag.alignment import Alignment
 from rag.collapse import collapse, moments_before_pages
 from rag.embedders.base import Embedder
 from rag.fusion import Channel, Fused, Ranked, fuse
-from rag.image_query import ImageMatches, ImageSearch, ViewLookup, match_image, ocr_sized
-from rag.index import ViewName
-from rag.lexical import BM25, tokens
+from rag.image_query import ImageMatches, ImageSearch, match_image, ocr_sized
+from rag.lexical import tokens
+from rag.lexical_index import LexicalIndex, ViewRow
 from rag.settings import RetrievalSettings
 from rag.store import ChromaStore, StoredView
 from rag.types import Chunk, Hit, ImageText, Locator, PageSpan, SourceKind
 
 __all__ = ["ImageSearch", "ImageText", "Query", "Retriever", "SearchResult"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,13 +58,6 @@ class SearchResult:
         return SearchResult(self.query, self.hits[:k], self.image_words)
 
 
-@dataclass
-class _Views:
-    lexical: BM25
-    texts: list[StoredView]  # views with text, in BM25 order
-    lookup: ViewLookup
-
-
 class Retriever:
     """Search one index. Thread-safe for concurrent queries (the lexical cache is locked)."""
 
@@ -77,37 +73,37 @@ class Retriever:
         self.alignment = alignment  # which deck page each video segment shows (None: no slides attached)
         self._lock = threading.Lock()
         self._lex_key: tuple[int, int] | None = None
-        self._lex: _Views | None = None
+        self._lex: LexicalIndex | None = None
 
     # -- candidates -------------------------------------------------------------------------
-    def _views(self) -> _Views:
+    def _views(self) -> LexicalIndex:
+        """The lexical index and view tables: loaded from <index>/lexical/ (memory-mapped) when it matches
+        the store, else rebuilt from every stored view and saved for the next process."""
         with self._lock:
-            key = (self.store.count(), self.store.version)
+            count = self.store.count()
+            key = (count, self.store.version)
             if self._lex is None or key != self._lex_key:
-                every = self.store.all_views()
-                texts = [v for v in every if v.text.strip()]
-                by_chunk: dict[str, StoredView] = {}
-                for v in every:
-                    if v.chunk.id not in by_chunk or v.view_name == ViewName.seg():
-                        by_chunk[v.chunk.id] = v
-                pages = {(v.chunk.source, v.page): v for v in every if v.page is not None}
-                self._lex = _Views(BM25([v.text for v in texts]), texts,
-                                   ViewLookup({v.vector_id: v for v in every}, by_chunk, pages))
-                self._lex_key = key
+                lex = LexicalIndex.load(self.store.index_dir) if self._lex is None else None
+                if lex is None or lex.count != count:
+                    lex = LexicalIndex.build(self.store.all_views(), count)
+                    try:
+                        lex.save(self.store.index_dir)
+                    except OSError as e:  # a read-only index still answers, it rebuilds per process
+                        log.warning("could not save the lexical index in %s: %s", self.store.index_dir, e)
+                self._lex, self._lex_key = lex, key
             return self._lex
 
-    def _lexical_index(self) -> tuple[BM25, list[StoredView]]:
-        views = self._views()
-        return views.lexical, views.texts
+    def refresh(self) -> None:
+        """Bring the on-disk lexical index in line with the store (ingest calls this when it is done)."""
+        self._views()
 
     def idf(self, term: str) -> float:
         """How distinctive a query term is in this course (rare or absent terms weigh most)."""
-        bm25, _ = self._lexical_index()
-        return bm25.idf_of(term)
+        return self._views().idf_of(term)
 
     @staticmethod
-    def _allowed(v: StoredView, q: Query) -> bool:
-        return (not q.sources or v.chunk.source in q.sources) and (not q.kinds or v.chunk.kind in q.kinds)
+    def _allowed(r: ViewRow, q: Query) -> bool:
+        return (not q.sources or r.source in q.sources) and (not q.kinds or r.kind in q.kinds)
 
     @staticmethod
     def _where(q: Query) -> dict | None:
@@ -138,24 +134,23 @@ class Retriever:
         out = Ranked()
         if not words.strip():
             return out
-        bm25, views = self._lexical_index()
         rank = 0
-        for i, score in bm25.top(words, n * 4):
-            v = views[i]
-            if not self._allowed(v, q):
+        for r, score in self._views().top(words, n * 4):
+            if not self._allowed(r, q):
                 continue
             rank += 1
-            seen.setdefault(v.vector_id, v)
-            out.add(v.vector_id, rank, score)
+            out.add(r.vector_id, rank, score)
             if rank >= n:
                 break
+        missing = [vid for vid in out.ranks if vid not in seen]
+        seen.update(self.store.get(missing))
         return out
 
     def _image(self, q: Query, n: int) -> ImageMatches:
         if q.image is None or self.image_search is None:
             return ImageMatches()
-        return match_image(q.image, n, self.image_search, self._views().lookup, self.alignment,
-                           lambda v: self._allowed(v, q))
+        return match_image(q.image, n, self.image_search, self._views(), self.store, self.alignment,
+                           lambda r: self._allowed(r, q))
 
     # -- fusion -----------------------------------------------------------------------------
     def search(self, q: Query, k: int | None = None) -> SearchResult:

@@ -33,7 +33,7 @@ STRAY = {
     "index file name": re.compile(r"""["'](?:manifest|alignment|index)\.(?:json|npz)["']"""),
     "index folder name": re.compile(r"""/\s*["'](?:media|images|chroma)["']"""),
     "vector id format": re.compile(r"""(?:\.id|chunk_id|cid)\}:"""),
-    "vector id parse": re.compile(r"""r?(?:split|partition)\(\s*["']:["']"""),
+    "vector id parse": re.compile(r"""\.r(?:split|partition)\(\s*["']:["']"""),  # ids split on the last ':'
     "media folder name": re.compile(r"""sha(?:256)?\[:\d+\]"""),
 }
 
@@ -147,7 +147,7 @@ def test_manifest_reads_files_written_before_it_was_typed(tmp_path):
     m.put("audio/p.mp3", ManifestEntry(sha256="ef" * 32, kind="audio", chunks=1, vectors=1))
     again = json.loads((tmp_path / "manifest.json").read_text())["sources"]
     assert sorted(again) == ["audio/p.mp3", "lectures/v.mp4", "slides/a.pdf"]
-    assert again["slides/a.pdf"]["image_keys"] == ["x:p1", "x:p2"] and "retired_field" not in again["slides/a.pdf"]
+    assert again["slides/a.pdf"]["image_keys"] == ["x:p1", "x:p2"] and again["slides/a.pdf"]["retired_field"] == 1
     m.drop("lectures/v.mp4")
     assert sorted(Manifest(tmp_path).sources) == ["audio/p.mp3", "slides/a.pdf"]
 
