@@ -209,7 +209,7 @@ def page_answer(services: Any, source: str, page: int, step: int, mode: str) -> 
 
 
 def _mode(services: Any) -> str:
-    return "gemini" if services.settings.resolved_provider() == "gemini" else "offline"
+    return services.settings.resolved_answerer()
 
 
 def answer_stream(services: Any, conv: Conversation, question: str, *, image: bytes | None = None,
