@@ -4,22 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import SecretStr
+
 from agent.offline import compose
 from agent.tools import EvidenceBook, make_tools
 from rag.citations import evidence_labels, resolve
 from rag.confidence import Support, judge
 from rag.factory import Services
+from rag.gemini_provider import GeminiProvider
 from rag.retrieval import Query
 from rag.types import Answer
+from rag.uploads import ImageUpload, load_image
 
 DECLINE = "This is not covered in this course's material, as far as I can find."
 
 
-def ask(services: Services, question: str | None = None, image: bytes | None = None, *,
+def ask(services: Services, question: str | None = None, image: bytes | ImageUpload | None = None, *,
         image_mime: str = "image/jpeg", chat_model: Any = None, mode: str | None = None) -> Answer:
-    """Answer one question (text, image, or both) from the course, with citations resolved by code."""
+    """Answer one question (text, image, or both) from the course, with citations resolved by code.
+
+    An image given as raw bytes (any type the upload module reads) is decoded and re-encoded once here, so
+    embedding, OCR and matching all see the same JPEG; an `ImageUpload` is used as it is."""
     mode = mode or ("gemini" if services.settings.resolved_provider() == "gemini" or chat_model else "offline")
-    q = Query(text=question or None, image=image, image_mime=image_mime)
+    if isinstance(image, bytes):
+        image = load_image(image)
+    q = Query(text=question or None, image=image.data if image else None,
+              image_mime=image.mime if image else image_mime)
     hits = services.retriever.search(q, services.settings.retrieval.k)
     support = judge(q, hits, weight=services.retriever.idf)
     if not support.answerable:
@@ -29,11 +39,13 @@ def ask(services: Services, question: str | None = None, image: bytes | None = N
     labelled = evidence_labels(hits)
     text = compose(q.words() or "", hits, list(labelled))
     clean, citations = resolve(text, labelled)
+    if not citations:  # an answer no retrieved place supports is never shown as an answer
+        return Answer(text=DECLINE, mode="offline", declined=True, hits=tuple(hits))
     return Answer(text=clean, citations=tuple(citations), mode="offline", hits=tuple(hits))
 
 
 def _gemini(services: Services, q: Query, hits, chat_model: Any) -> Answer:
-    from agent.gemini import make_chat_model, run_agent
+    from agent.gemini import provider_for, run_agent
 
     book = EvidenceBook()
     prompt = q.text or ""
@@ -41,12 +53,21 @@ def _gemini(services: Services, q: Query, hits, chat_model: Any) -> Answer:
         # The picture was matched by retrieval; the agent sees where it was found as labelled evidence.
         prompt = (prompt + "\n\n" if prompt else "Where in the course is this picture shown, and what is it?\n\n")
         prompt += "Places that match the uploaded picture:\n" + book.render(list(hits))
-    model = chat_model or make_chat_model(services.settings)
-    text = run_agent(model, make_tools(services.retriever, book, services.settings.retrieval.k), prompt)
+    provider = provider_for(services.settings, services.embedder) if chat_model is None else None
+    model = chat_model or provider.chat_model()  # type: ignore[union-attr]
+    tools = make_tools(services.retriever, book, services.settings.retrieval.k)
+    try:
+        text = run_agent(model, tools, prompt)
+    except Exception as e:  # 429, 5xx, retired model...: a ProviderError with a remedy, never a raw traceback
+        name = getattr(model, "model", services.settings.gemini.chat_model)
+        settings = services.settings
+        translator = provider or GeminiProvider(settings.gemini, settings.api_key() or SecretStr(""))
+        translator.raise_from(e, f"Gemini ({name}) could not answer", "chat", name)
+        raise
     clean, citations = resolve(text, book.labelled)
-    declined = not citations
-    return Answer(text=clean or DECLINE, citations=tuple(citations),
-                  mode="gemini", declined=declined, hits=tuple(hits))
+    if not citations:  # no resolvable label: a decline, never the uncited text
+        return Answer(text=DECLINE, mode="gemini", declined=True, hits=tuple(hits))
+    return Answer(text=clean, citations=tuple(citations), mode="gemini", hits=tuple(hits))
 
 
 def answer_json(ans: Answer) -> dict[str, Any]:

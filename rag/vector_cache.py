@@ -33,16 +33,25 @@ class VectorCache:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False)
-        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
-        self._db.commit()
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        # Opened on first use, so read-only commands never create an index folder.
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(str(self.path), check_same_thread=False)
+            self._conn.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+            self._conn.commit()
+        return self._conn
 
     def get_many(self, keys: Sequence[str]) -> dict[str, list[float]]:
         """The cached vectors among `keys`."""
         found: dict[str, list[float]] = {}
         with self._lock:
+            if self._conn is None and not self.path.is_file():
+                return found
             for start in range(0, len(keys), 500):
                 part = list(keys[start:start + 500])
                 marks = ",".join("?" * len(part))
@@ -59,8 +68,12 @@ class VectorCache:
 
     def __len__(self) -> int:
         with self._lock:
+            if self._conn is None and not self.path.is_file():
+                return 0
             return int(self._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None

@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from rag.errors import ProviderError
+from rag.errors import ItemRejectedError, ProviderError
 from rag.gemini_provider import GeminiProvider, Purpose
 from rag.settings import GeminiSettings
 from rag.types import EmbedItem
@@ -37,14 +37,6 @@ from rag.vector_cache import VectorCache, item_key
 # Longest media per item the model takes, by modality (see rag/testing/fake_rules.py for the sources).
 MEDIA_SECONDS = {"video": 120.0, "audio": 80.0}
 VERTEX_VIDEO_WITH_AUDIO_S = 80.0
-
-
-class RejectedItemError(ProviderError):
-    """Gemini rejected one item (HTTP 400); `index` is its position in the embed_documents call."""
-
-    def __init__(self, message: str, index: int):
-        super().__init__(message)
-        self.index = index
 
 
 class GeminiEmbedder:
@@ -96,10 +88,7 @@ class GeminiEmbedder:
         batches = _pack(todo, sizes, self.settings.batch_size, int(self.settings.max_batch_mb * 1_000_000))
 
         def run(batch: list[int]) -> list[tuple[int, list[float]]]:
-            got = self._embed_indices(batch, items, texts, label)
-            if self.cache is not None:
-                self.cache.put_many((keys[i], v) for i, v in got)
-            return got
+            return self._embed_indices(batch, items, texts, keys, label)
 
         if len(batches) <= 1 or self.settings.concurrency == 1:
             results = [r for b in batches for r in run(b)]
@@ -150,20 +139,23 @@ class GeminiEmbedder:
         parts += [types.Part.from_bytes(data=m.data, mime_type=m.mime_type) for m in item.media]
         return types.Content(parts=parts)
 
-    def _embed_indices(self, batch: list[int], items: Sequence[EmbedItem], texts: list[str],
+    def _embed_indices(self, batch: list[int], items: Sequence[EmbedItem], texts: list[str], keys: list[str],
                        label: str) -> list[tuple[int, list[float]]]:
-        """Embed these items; on a 400 bisect the batch to name the item the API rejected."""
+        """Embed these items and cache them at once; on a 400 bisect the batch to name the rejected item."""
         contents = [self._content(items[i], texts[i]) for i in batch]
         try:
-            return list(zip(batch, self._call(contents, label, "ingest"), strict=True))
+            got = list(zip(batch, self._call(contents, label, "ingest"), strict=True))
+            if self.cache is not None:
+                self.cache.put_many((keys[i], v) for i, v in got)
+            return got
         except _Rejected as r:
             if len(batch) == 1:
-                raise RejectedItemError(
+                raise ItemRejectedError(
                     f"Gemini ({self.model}) rejected item {batch[0] + 1} of {label or 'the batch'}: {r.error}",
                     batch[0]) from None
             half = len(batch) // 2
-            return (self._embed_indices(batch[:half], items, texts, label)
-                    + self._embed_indices(batch[half:], items, texts, label))
+            return (self._embed_indices(batch[:half], items, texts, keys, label)
+                    + self._embed_indices(batch[half:], items, texts, keys, label))
 
     def _call(self, contents: list[Any], label: str, purpose: Purpose) -> list[list[float]]:
         from google.genai import errors, types

@@ -30,7 +30,6 @@ import json
 import random
 import re
 import threading
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -86,6 +85,7 @@ class _Script:
     action: str | None
     message: str | None
     quota: str = "minute"  # 429 details: "minute" or "day" quota
+    skip: int = 0  # let this many matching requests through first
 
 
 @dataclass
@@ -167,11 +167,12 @@ class FakeGeminiServer:
     # scripting
     def fail_next(
         self, status: int = 429, times: int = 1, *, action: str | None = None, message: str | None = None,
-        quota: str = "minute",
+        quota: str = "minute", skip: int = 0,
     ) -> None:
-        """The next `times` requests (of `action`, e.g. "batchEmbedContents", if given) get this error."""
+        """After `skip` requests, the next `times` (of `action`, e.g. "batchEmbedContents", if given) get this
+        error."""
         with self._lock:
-            self._scripts.append(_Script(status, 0.0, times, action, message, quota))
+            self._scripts.append(_Script(status, 0.0, times, action, message, quota, skip))
 
     def random_429(self, rate: float, seed: int = 0) -> None:
         """Answer a `rate` fraction of calls with a per-minute 429 (seeded, so a run is repeatable)."""
@@ -220,6 +221,9 @@ class FakeGeminiServer:
         with self._lock:
             for s in self._scripts:
                 if s.action is None or s.action == action:
+                    if s.skip > 0:
+                        s.skip -= 1
+                        return None
                     s.times -= 1
                     if s.times <= 0:
                         self._scripts.remove(s)
@@ -287,18 +291,6 @@ class FakeGeminiServer:
         return embed_parts(content.get("parts") or [], int(rules.get(req, "outputDimensionality") or FULL_DIM))
 
 
-def _candidate(parts: list[dict[str, Any]], finish: str | None) -> dict[str, Any]:
-    cand: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0} if parts else {"index": 0}
-    if finish:
-        cand["finishReason"] = finish
-    return cand
-
-
-def _usage(contents: list[Any], parts: list[dict[str, Any]]) -> dict[str, int]:
-    prompt, out = len(json.dumps(contents)) // 4 + 1, len(json.dumps(parts)) // 4 + 1
-    return {"promptTokenCount": prompt, "candidatesTokenCount": out, "totalTokenCount": prompt + out}
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     fake: FakeGeminiServer
@@ -360,10 +352,10 @@ class _Handler(BaseHTTPRequestHandler):
         if script and script.delay_s:
             fake._wake.wait(script.delay_s)
         if script and script.status:
-            details = _quota_details(rec.model or "", script.quota) if script.status == 429 else None
-            return self._error(rec, script.status, script.message or _message(script.status), details)
+            details = rules.quota_details(rec.model or "", script.quota) if script.status == 429 else None
+            return self._error(rec, script.status, script.message or rules.error_message(script.status), details)
         if fake._random_fail():
-            return self._error(rec, 429, _message(429), _quota_details(rec.model or "", "minute"))
+            return self._error(rec, 429, rules.error_message(429), rules.quota_details(rec.model or "", "minute"))
         if rec.model is None or rec.method != "POST" or not isinstance(rec.body, dict):
             return self._error(rec, 404, f"Not found: {rec.method} {rec.path}")
         if len(rec.raw) > fake.max_request_bytes:  # rules [FILES]
@@ -390,14 +382,14 @@ class _Handler(BaseHTTPRequestHandler):
         rules.check_thought_signatures(contents, issued, allow_skip=self.fake.allow_skip_signature)
         reply = self.fake._take_reply(contents)
         parts = self.fake._sign(reply.parts, rec.model or "")
-        meta = {"usageMetadata": _usage(contents, parts), "modelVersion": rec.model, "responseId": "fake"}
+        meta = {"usageMetadata": rules.usage(contents, parts), "modelVersion": rec.model, "responseId": "fake"}
         if reply.blocked:
             payload = {"promptFeedback": {"blockReason": reply.blocked}, **meta}
             if rec.action == "generateContent":
                 return self._json(rec, 200, payload)
             return self._sse(rec, [payload])
         if rec.action == "generateContent":
-            return self._json(rec, 200, {"candidates": [_candidate(parts, reply.finish)], **meta})
+            return self._json(rec, 200, {"candidates": [rules.candidate(parts, reply.finish)], **meta})
         if rec.query.get("alt") != "sse":
             raise InvalidRequest("the fake streams only with ?alt=sse, as google-genai asks")
         # Text is streamed in a few pieces, other parts whole; the last event carries finish + usage.
@@ -414,7 +406,7 @@ class _Handler(BaseHTTPRequestHandler):
         for i, piece in enumerate(pieces):
             last = i == len(pieces) - 1
             events.append({
-                "candidates": [_candidate(piece, reply.finish if last else None)],
+                "candidates": [rules.candidate(piece, reply.finish if last else None)],
                 **(meta if last else {"modelVersion": rec.model, "responseId": "fake"}),
             })
         self._sse(rec, events)
@@ -444,29 +436,3 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-
-
-def _message(status: int) -> str:
-    if status == 429:
-        return ("You exceeded your current quota, please check your plan and billing details. For more "
-                "information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.")
-    return f"Scripted failure {status}."
-
-
-def _quota_details(model: str, quota: str) -> list[dict[str, Any]]:
-    """429 details as the real API sends them (rules [ERR]): QuotaFailure, Help, RetryInfo."""
-    embed = "embed" in model
-    metric = "embed_content_requests" if embed else "generate_content_requests"
-    per = "PerDay" if quota == "day" else "PerMinute"
-    quota_id = f"{'EmbedContent' if embed else 'GenerateContent'}Requests{per}PerProjectPerModel"
-    delay = "43200s" if quota == "day" else "1s"
-    return [
-        {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
-         "violations": [{"quotaMetric": f"generativelanguage.googleapis.com/{metric}", "quotaId": quota_id,
-                         "quotaDimensions": {"location": "global", "model": model},
-                         "quotaValue": "1000" if quota == "day" else "100"}]},
-        {"@type": "type.googleapis.com/google.rpc.Help",
-         "links": [{"description": "Learn more about Gemini API quotas",
-                    "url": "https://ai.google.dev/gemini-api/docs/rate-limits"}]},
-        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay},
-    ]

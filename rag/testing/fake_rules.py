@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import json
 import re
 from typing import Any
 
@@ -288,3 +289,47 @@ def _b64text(sig: str) -> str:
         return base64.b64decode(sig.translate(str.maketrans("-_", "+/")) + "==").decode("ascii", "replace")
     except (binascii.Error, ValueError):
         return ""
+
+
+# --- reply and error shapes [ERR] ---------------------------------------------------------------------------
+
+
+def candidate(parts: list[dict[str, Any]], finish: str | None) -> dict[str, Any]:
+    """One response candidate (no `content` when there are no parts, as for a safety stop)."""
+    cand: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0} if parts else {"index": 0}
+    if finish:
+        cand["finishReason"] = finish
+    return cand
+
+
+def usage(contents: list[Any], parts: list[dict[str, Any]]) -> dict[str, int]:
+    """usageMetadata: ~4 characters per token."""
+    prompt, out = len(json.dumps(contents)) // 4 + 1, len(json.dumps(parts)) // 4 + 1
+    return {"promptTokenCount": prompt, "candidatesTokenCount": out, "totalTokenCount": prompt + out}
+
+
+def error_message(status: int) -> str:
+    """The message of a scripted error (429: the real quota text)."""
+    if status == 429:
+        return ("You exceeded your current quota, please check your plan and billing details. For more "
+                "information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.")
+    return f"Scripted failure {status}."
+
+
+def quota_details(model: str, quota: str) -> list[dict[str, Any]]:
+    """429 details as the real API sends them (rules [ERR]): QuotaFailure, Help, RetryInfo."""
+    embed = "embed" in model
+    metric = "embed_content_requests" if embed else "generate_content_requests"
+    per = "PerDay" if quota == "day" else "PerMinute"
+    quota_id = f"{'EmbedContent' if embed else 'GenerateContent'}Requests{per}PerProjectPerModel"
+    delay = "43200s" if quota == "day" else "1s"
+    return [
+        {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
+         "violations": [{"quotaMetric": f"generativelanguage.googleapis.com/{metric}", "quotaId": quota_id,
+                         "quotaDimensions": {"location": "global", "model": model},
+                         "quotaValue": "1000" if quota == "day" else "100"}]},
+        {"@type": "type.googleapis.com/google.rpc.Help",
+         "links": [{"description": "Learn more about Gemini API quotas",
+                    "url": "https://ai.google.dev/gemini-api/docs/rate-limits"}]},
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay},
+    ]
