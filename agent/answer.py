@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import SecretStr
@@ -13,29 +14,32 @@ from rag.confidence import Support, judge
 from rag.factory import Services
 from rag.gemini_provider import GeminiProvider
 from rag.retrieval import Query
-from rag.types import Answer
+from rag.types import Answer, SourceKind
 from rag.uploads import ImageUpload, load_image
 
 DECLINE = "This is not covered in this course's material, as far as I can find."
 
 
 def ask(services: Services, question: str | None = None, image: bytes | ImageUpload | None = None, *,
-        image_mime: str = "image/jpeg", chat_model: Any = None, mode: str | None = None) -> Answer:
+        image_mime: str = "image/jpeg", chat_model: Any = None, mode: str | None = None,
+        sources: Sequence[str] | None = None, kinds: Sequence[SourceKind] | None = None,
+        history: Sequence[tuple[str, str]] = ()) -> Answer:
     """Answer one question (text, image, or both) from the course, with citations resolved by code.
 
-    An image given as raw bytes (any type the upload module reads) is decoded and re-encoded once here, so
-    embedding, OCR and matching all see the same JPEG; an `ImageUpload` is used as it is."""
+    `sources`/`kinds` restrict the search; `history` holds earlier (question, answer) pairs of a chat,
+    which the Gemini agent reads (the offline answerer gets follow-ups already rewritten by the chat).
+    An image given as bytes of another type than JPEG (WebP, GIF, PNG, HEIC...) is decoded and re-encoded
+    once here by rag.uploads, so embedding, OCR and matching all see the same JPEG (the Gemini API takes
+    PNG/JPEG only); JPEG bytes (what rag.uploads makes) and an `ImageUpload` are used as they are."""
     mode = mode or ("gemini" if services.settings.resolved_provider() == "gemini" or chat_model else "offline")
-    if isinstance(image, bytes):
-        image = load_image(image)
-    q = Query(text=question or None, image=image.data if image else None,
-              image_mime=image.mime if image else image_mime)
+    data, mime = _query_image(image, image_mime)
+    q = Query(text=question or None, image=data, image_mime=mime, sources=sources or None, kinds=kinds or None)
     hits = services.retriever.search(q, services.settings.retrieval.k)
     support = judge(q, hits, weight=services.retriever.idf)
     if not support.answerable:
         return Answer(text=DECLINE, mode=mode, declined=True, hits=tuple(hits))
     if mode == "gemini":
-        return _gemini(services, q, hits, chat_model)
+        return _gemini(services, q, hits, chat_model, history)
     labelled = evidence_labels(hits)
     text = compose(q.words() or "", hits, list(labelled))
     clean, citations = resolve(text, labelled)
@@ -44,7 +48,18 @@ def ask(services: Services, question: str | None = None, image: bytes | ImageUpl
     return Answer(text=clean, citations=tuple(citations), mode="offline", hits=tuple(hits))
 
 
-def _gemini(services: Services, q: Query, hits, chat_model: Any) -> Answer:
+def _query_image(image: bytes | ImageUpload | None, mime: str) -> tuple[bytes | None, str]:
+    if image is None:
+        return None, mime
+    if isinstance(image, ImageUpload):
+        return image.data, image.mime
+    if mime == "image/jpeg" and image.startswith(b"\xff\xd8\xff"):
+        return image, mime
+    upload = load_image(image)
+    return upload.data, upload.mime
+
+
+def _gemini(services: Services, q: Query, hits, chat_model: Any, history: Sequence[tuple[str, str]] = ()) -> Answer:
     from agent.gemini import provider_for, run_agent
 
     book = EvidenceBook()
@@ -57,7 +72,7 @@ def _gemini(services: Services, q: Query, hits, chat_model: Any) -> Answer:
     model = chat_model or provider.chat_model()  # type: ignore[union-attr]
     tools = make_tools(services.retriever, book, services.settings.retrieval.k)
     try:
-        text = run_agent(model, tools, prompt)
+        text = run_agent(model, tools, prompt, history=history)
     except Exception as e:  # 429, 5xx, retired model...: a ProviderError with a remedy, never a raw traceback
         name = getattr(model, "model", services.settings.gemini.chat_model)
         settings = services.settings

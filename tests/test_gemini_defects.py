@@ -262,3 +262,12 @@ def test_the_key_travels_only_in_its_header(tiny, fake_gemini, monkeypatch):
         assert r.headers["x-goog-api-key"] == KEY
         others = {k: v for k, v in r.headers.items() if k != "x-goog-api-key"}
         assert KEY not in json.dumps(others) and KEY.encode() not in r.raw and KEY not in r.path + json.dumps(r.query)
+
+
+def test_ask_with_webp_bytes_sends_one_jpeg(tiny, fake_gemini):
+    fake_gemini.reply_function_call("search_course", {"query": "slide"})
+    fake_gemini.reply_text("It is the slide on gamma [S1].")
+    ask(tiny, "which slide is this?", media.image("WEBP", size=(300, 200)), image_mime="image/webp")
+    mimes = {p["inline_data"]["mime_type"] for r in fake_gemini.embed_requests
+             for q in r.body["requests"] for p in q["content"]["parts"] if "inline_data" in p}
+    assert mimes == {"image/jpeg"}
