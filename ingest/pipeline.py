@@ -13,8 +13,9 @@ from typing import Any
 
 from ingest.extracted import Extracted, ImageRecord
 from ingest.sources import Found, content_hash, discover
+from rag.citations import display
 from rag.embedders.base import sees
-from rag.errors import IngestError, LectureLensError
+from rag.errors import IngestError, ItemRejectedError, LectureLensError
 from rag.factory import Services
 from rag.index import Manifest, ManifestEntry, ViewName, ocr_cache_dir, source_media_dir, vector_id
 from rag.ocr_cache import OcrCache
@@ -104,7 +105,16 @@ def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
             if services.embedder.accepts(view.item):
                 items.append(view.item)
                 owners.append((ci, vi))
-    vectors = services.embedder.embed_documents(items, label=found.rel) if items else []
+    try:
+        vectors = services.embedder.embed_documents(items, label=found.rel) if items else []
+    except ItemRejectedError as e:  # name the chunk (time or page) and view the API refused
+        chunk, views = ex.chunks[owners[e.index][0]]
+        view = views[owners[e.index][1]]
+        kinds = ", ".join(m.mime_type for m in view.item.media) or "text"
+        problem = f"Gemini rejected {display(chunk)} (view {view.name}, {kinds}): {str(e).rstrip('.')}"
+        raise IngestError(found.rel, problem,
+                          "Everything embedded before it is kept in the vector cache; fix or --exclude the file "
+                          "and re-run.") from None
     media_dir = source_media_dir(services.media_dir, ex.source.sha256)
     _forget(found.rel, manifest.get(found.rel), services, keep_media=media_dir)  # older version / killed run
     per_chunk: dict[int, list[tuple[int, list[float]]]] = {}

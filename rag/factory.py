@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from rag.embedders.base import Embedder, sees
 from rag.embedders.registry import get_provider, provider_tag
-from rag.errors import IndexMismatchError
+from rag.errors import ConfigError, IndexMismatchError
 from rag.index import IndexMeta, images_dir, media_root, read_meta, write_meta
 from rag.retrieval import Retriever
 from rag.settings import Settings, fingerprint
@@ -24,6 +24,20 @@ if TYPE_CHECKING:
 def make_embedder(settings: Settings) -> Embedder:
     """The embedder the settings ask for (`auto` resolved), from the provider registry."""
     return get_provider(settings.resolved_provider()).build(settings)
+
+
+def check_media_limits(settings: Settings, embedder: Embedder) -> None:
+    """ConfigError when a segment may be longer than the embedder takes per clip (e.g. Gemini: audio <= 80 s)."""
+    limits: dict[str, float] = getattr(embedder, "media_seconds", None) or {}
+    if not limits:
+        return
+    kind, most = min(limits.items(), key=lambda kv: kv[1])
+    longest = settings.chunking.max_segment_s
+    if longest > most:
+        raise ConfigError(
+            f"chunking.max_segment_s is {longest:g} s, but {embedder.model} embeds {kind} clips of at most "
+            f"{most:g} s ({', '.join(f'{k} {v:g} s' for k, v in sorted(limits.items()))}). "
+            f"Set chunking.max_segment_s to {most:g} or less.")
 
 
 def describe(embedder: Embedder) -> str:
@@ -86,6 +100,7 @@ def build(settings: Settings, *, embedder: Embedder | None = None, store: Chroma
           create: bool = False) -> Services:
     """Wire the services for one index. `create` writes index.json when the index is new."""
     embedder = embedder or make_embedder(settings)
+    check_media_limits(settings, embedder)
     chunking = settings.chunking_fingerprint()
     fp = fingerprint(embedder.provider, embedder.model, embedder.dimension, chunking)
     meta = IndexMeta(fingerprint=fp, provider=embedder.provider, model=embedder.model,

@@ -37,8 +37,9 @@ def _gemini(settings: Settings) -> Embedder:
         raise ConfigError("embedding.provider is gemini but neither GEMINI_API_KEY nor GOOGLE_API_KEY is set. "
                           "Export one, or set embedding.provider: local.")
     from rag.embedders.gemini import GeminiEmbedder
+    from rag.vector_cache import CACHE_FILE, VectorCache
 
-    return GeminiEmbedder(settings.gemini, key)
+    return GeminiEmbedder(settings.gemini, key, cache=VectorCache(settings.index_dir / CACHE_FILE))
 
 
 BUILTIN = ("local", "gemini")
