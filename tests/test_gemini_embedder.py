@@ -87,8 +87,7 @@ def test_batches_of_100_keep_order(fake_gemini):
 
 
 def test_batches_run_concurrently(fake_gemini):
-    """Structural, not timed: every batch waits at a barrier for the other two, which only a
-    concurrent embedder passes (a serial one breaks the barrier on its timeout)."""
+    fake_gemini.delay_next(0.4, times=3)
     items = [EmbedItem(text=f"t{i}") for i in range(30)]
     embedder(fake_gemini, batch_size=10, concurrency=3).embed_documents(items)
     assert fake_gemini.max_in_flight == 3  # all three batches were in flight at once
