@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
-from rag.types import Chunk, Citation, Hit, PageSpan, TimeSpan
+from rag.types import Chunk, Citation, Hit, PageSpan, TimeSpan, TranscriptOrigin
 
 _LABEL = re.compile(r"\[S(\d+)\]")
 
@@ -43,6 +43,15 @@ def display(chunk: Chunk, locator: TimeSpan | PageSpan | None = None) -> str:
     return f"{name} pp. {loc.first}–{loc.last}"
 
 
+def transcript_mark(origin: TranscriptOrigin | None) -> str:
+    """` · machine transcript` after a moment whose words a machine transcribed (quotes may be misheard)."""
+    if origin == "machine":
+        return " · machine transcript"
+    if origin == "mixed":
+        return " · partly machine transcript"
+    return ""
+
+
 def located_text(hit: Hit) -> str:
     """The text of exactly the cited place: the refined page of a PDF slice, else the chunk's text."""
     loc = hit.locator
@@ -57,7 +66,8 @@ def located_text(hit: Hit) -> str:
 def cite(label: str, hit: Hit) -> Citation:
     """The Citation for one retrieved hit under an `[S n]` label."""
     return Citation(label=label, source=hit.chunk.source, kind=hit.chunk.kind, locator=hit.locator,
-                    display=display(hit.chunk, hit.locator), slide=hit.chunk.slide)
+                    display=display(hit.chunk, hit.locator), slide=hit.chunk.slide,
+                    transcript=hit.chunk.transcript)
 
 
 def evidence_labels(hits: Sequence[Hit]) -> dict[str, Hit]:
