@@ -30,8 +30,7 @@ def ask(question, image, index_dir, as_json):
     try:
         upload = load_image(image) if image else None  # before build: a bad photo fails fast, with its name
         services = build(settings_from(index_dir))
-        ans = ask_fn(services, question, upload.data if upload else None,
-                     image_mime=upload.mime if upload else "image/jpeg")
+        ans = ask_fn(services, question, upload)
         # Each lecture citation names the slide on screen at its cited sentence, not the segment's.
         ans, _ = localize(ans, services.retriever.alignment, question or "")
     except LectureLensError as e:

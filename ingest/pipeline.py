@@ -13,7 +13,8 @@ from typing import Any
 from ingest.extract import Extracted, ImageRecord
 from ingest.sources import Found, Manifest, content_hash, discover
 from ingest.transcribe import Transcriber, make_transcriber
-from rag.errors import ConfigError, IngestError, LectureLensError
+from rag.citations import display
+from rag.errors import ConfigError, IngestError, ItemRejectedError, LectureLensError
 from rag.factory import Services
 from rag.ids import sha256_file
 from rag.ocr_cache import OCR_CACHE_DIR, OcrCache
@@ -111,7 +112,16 @@ def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
             if services.embedder.accepts(view.item):
                 items.append(view.item)
                 owners.append((ci, vi))
-    vectors = services.embedder.embed_documents(items, label=found.rel) if items else []
+    try:
+        vectors = services.embedder.embed_documents(items, label=found.rel) if items else []
+    except ItemRejectedError as e:  # name the chunk (time or page) and view the API refused
+        chunk, views = ex.chunks[owners[e.index][0]]
+        view = views[owners[e.index][1]]
+        kinds = ", ".join(m.mime_type for m in view.item.media) or "text"
+        problem = f"Gemini rejected {display(chunk)} (view {view.name}, {kinds}): {str(e).rstrip('.')}"
+        raise IngestError(found.rel, problem,
+                          "Everything embedded before it is kept in the vector cache; fix or --exclude the file "
+                          "and re-run.") from None
     media_dir = services.media_dir / ex.source.sha256[:12]
     _forget(found.rel, manifest.get(found.rel), services, keep_media=media_dir,  # older version / killed run
             keep_transcript=transcript[0] if transcript else None)

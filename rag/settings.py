@@ -17,19 +17,36 @@ from rag.errors import ConfigError
 CONFIG_ENV = "LECTURELENS_CONFIG"
 
 
+ThinkingLevel = Literal["minimal", "low", "medium", "high"]
+
+
 class GeminiSettings(BaseModel):
     base_url: str | None = Field(
         None, description="Endpoint override (tests, proxies, gateways); drives embedding and chat.")
-    api_version: str = Field("v1beta", description="Pinned REST API version.")
+    api_version: str = Field("v1beta", description="Pinned REST API version (embedding and chat).")
     embedding_model: str = Field("gemini-embedding-2", description="Embedding model.")
-    chat_model: str = Field("gemini-2.5-flash", description="Answering model.")
+    # gemini-2.5-flash is retired (Gemini deprecations page); gemini-3.5-flash is a stable (GA) Gemini 3 model
+    # with no shutdown date announced: https://ai.google.dev/gemini-api/docs/deprecations
+    chat_model: str = Field("gemini-3.5-flash", description="Answering model (a current GA model).")
+    thinking_level: ThinkingLevel | None = Field(
+        "low", description="Gemini 3 thinking level (low = faster answers); null = the model's default.")
+    thinking_budget: int | None = Field(
+        None, ge=-1, description="Thinking token budget for Gemini 2.5 models (-1 = dynamic); ignored by Gemini 3.")
+    temperature: float | None = Field(
+        None, ge=0, le=2, description="Answer temperature; null = the model's default (Gemini 3 advises 1.0).")
     dimension: Literal[768, 1536, 3072] = Field(768, description="output_dimensionality (MRL).")
     batch_size: int = Field(100, ge=1, le=100, description="Contents per batchEmbedContents call.")
+    max_batch_mb: float = Field(
+        16.0, gt=0, le=64, description="Raw media megabytes per embedding call (base64 adds a third on the wire).")
     concurrency: int = Field(4, ge=1, le=32, description="Embedding calls in flight at once.")
-    timeout_s: float = Field(60.0, gt=0, description="Per-request timeout.")
+    timeout_s: float = Field(120.0, gt=0, description="Per-request timeout of ingest (document) embedding calls.")
+    query_timeout_s: float = Field(20.0, gt=0, description="Per-request timeout of query embedding calls.")
+    chat_timeout_s: float = Field(90.0, gt=0, description="Per-request timeout of answering (chat) calls.")
     retries: int = Field(5, ge=0, le=20, description="Attempts after the first on 408/429/5xx.")
     retry_initial_s: float = Field(1.0, ge=0, description="First backoff delay.")
     retry_max_s: float = Field(30.0, ge=0, description="Longest backoff delay.")
+    vertex_limits: bool = Field(
+        False, description="Apply Vertex AI's stricter media limits (video with audio <= 80 s).")
 
 
 class EmbeddingSettings(BaseModel):
