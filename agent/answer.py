@@ -98,6 +98,8 @@ def answer_json(ans: Answer) -> dict[str, Any]:
                 "display": c.display}
         if c.slide is not None:
             item["slide"] = {"source": c.slide.source, "page": c.slide.page}
+        if c.transcript is not None:
+            item["transcript"] = c.transcript
         cites.append(item)
     return {"answer": ans.text, "declined": ans.declined, "mode": ans.mode, "citations": cites}
 
