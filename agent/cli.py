@@ -41,8 +41,10 @@ def ask(question, image, index_dir, as_json):
     if ans.mode == "offline":
         click.secho(OFFLINE_LABEL, dim=True)
     click.echo(ans.text)
+    from rag.citations import transcript_mark
+
     for c in ans.citations:
-        click.echo(f"  [{c.label}] {c.display}")
+        click.echo(f"  [{c.label}] {c.display}{transcript_mark(c.transcript)}")
 
 
 @click.command()

@@ -16,9 +16,9 @@ _TITLE = re.compile(r"^[A-Za-z][\w\s\-–'’,:()/&]{3,60}$")
 def _words_from(e: ManifestEntry) -> str:
     if e.kind == "pdf":
         return "page text"
-    extra = e.model_extra or {}  # fields newer writers add (speech-to-text) survive the typed entry
-    if extra.get("machine_transcript") or extra.get("transcript") == "machine":
-        return "machine transcript"
+    # The manifest's `transcript` (path, by) is set when speech-to-text fed the file.
+    if e.transcript is not None:
+        return "captions + machine transcript" if e.has_captions else "machine transcript"
     if e.has_captions:
         return "captions"
     return "none (on-screen text only)"

@@ -14,7 +14,7 @@ from ingest.timed import (
     assign_cues,
     build_chunk,
     caption_candidates,
-    load_sidecar,
+    load_captions,
     new_source,
     silence_candidates,
     stage_progress,
@@ -28,12 +28,17 @@ if TYPE_CHECKING:
 
 
 def extract_audio(path: Path, rel: str, media_dir: Path, settings: ChunkingSettings, *,
-                  want_clips: bool = False, progress: Progress | None = None) -> Extracted:
-    """Segment an audio file on sentence ends and silences; one `audio` chunk per segment."""
+                  want_clips: bool = False, progress: Progress | None = None,
+                  transcript: Path | None = None) -> Extracted:
+    """Segment an audio file on sentence ends and silences; one `audio` chunk per segment.
+
+    `transcript`: a machine transcript (WebVTT) used where the user's caption file leaves gaps.
+    """
     import av
 
     step = stage_progress(progress)
-    cues, _ = load_sidecar(path, rel)
+    caps = load_captions(path, rel, transcript)
+    cues = caps.cues
     meter = LoudnessMeter()
     try:
         with av.open(str(path)) as container:
@@ -54,7 +59,7 @@ def extract_audio(path: Path, rel: str, media_dir: Path, settings: ChunkingSetti
         raise IngestError(rel, "the audio stream is empty", "Check the file or remove it.")
     candidates = caption_candidates(cues) + silence_candidates(meter.window_db(), meter.start_s or 0.0)
     segments = choose_boundaries(duration, candidates, settings.min_segment_s, settings.max_segment_s)
-    source = new_source(path, rel, "audio", duration, bool(cues))
+    source = new_source(path, rel, "audio", duration, caps.from_user)
     out = Extracted(source=source)
     if not cues:
         out.warnings.append(f"no captions (.vtt/.srt) next to {rel}; its segments have no text to search")
@@ -64,7 +69,8 @@ def extract_audio(path: Path, rel: str, media_dir: Path, settings: ChunkingSetti
 
         clips = encode_audio_clips(path, segments)
     for span, seg_cues, clip in zip(segments, assign_cues(cues, segments), clips, strict=True):
-        chunk, view = build_chunk(source, SegmentParts(span=span, cues=seg_cues, clip=clip))
+        parts = SegmentParts(span=span, cues=seg_cues, clip=clip, transcript=caps.origin(seg_cues))
+        chunk, view = build_chunk(source, parts)
         out.chunks.append((chunk, [view]))
     step("chunks", 1.0)
     return out

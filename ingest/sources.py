@@ -57,13 +57,20 @@ def discover(root: Path, exclude: tuple[str, ...] = ()) -> list[Found]:
     return sorted(out, key=lambda f: f.rel)
 
 
-def content_hash(found: Found) -> str:
-    """Hash of the file, and of its caption sidecar for video/audio (new captions → re-ingest)."""
+def content_hash(found: Found, transcript_key: str | None = None) -> str:
+    """Hash of the file, and of its caption sidecar for video/audio (new captions → re-ingest).
+
+    `transcript_key` (the transcriber's identity, given only when a machine transcript feeds this file)
+    is mixed in, so switching transcription on/off or changing the model re-ingests exactly the files
+    whose words come from it, and nothing else.
+    """
     h = sha256_file(found.path)
     if found.kind in ("video", "audio"):
         from ingest.captions import find_sidecar
 
         side = find_sidecar(found.path)
         if side is not None:
-            return sha256_text(f"{h}|{sha256_file(side)}")
+            h = sha256_text(f"{h}|{sha256_file(side)}")
+        if transcript_key:
+            h = sha256_text(f"{h}|transcript:{transcript_key}")
     return h

@@ -15,7 +15,7 @@ from ingest.captions import Cue, find_sidecar, read_captions, sentence_ends
 from ingest.segment import PAUSE, SENTENCE_END, SILENCE
 from rag.ids import chunk_id, sha256_file
 from rag.index import ViewName
-from rag.types import Chunk, EmbedItem, MediaPart, Source, SourceKind, TimeSpan, View
+from rag.types import Chunk, EmbedItem, MediaPart, Source, SourceKind, TimeSpan, TranscriptOrigin, View
 
 if TYPE_CHECKING:
     import av
@@ -143,6 +143,40 @@ def load_sidecar(media_path: Path, rel: str) -> tuple[list[Cue], Path | None]:
     return read_captions(sidecar, str(PurePosixPath(rel).parent / sidecar.name)), sidecar
 
 
+@dataclass(frozen=True)
+class Captions:
+    """The timed words of one media file and which cues a machine transcribed."""
+
+    cues: list[Cue]
+    machine: frozenset[Cue] = frozenset()
+
+    @property
+    def from_user(self) -> bool:
+        """True when the user's caption file gave at least one cue."""
+        return any(c not in self.machine for c in self.cues)
+
+    def origin(self, cues: Sequence[Cue]) -> TranscriptOrigin | None:
+        """Where these cues' words come from (None when there are none)."""
+        if not cues:
+            return None
+        n = sum(c in self.machine for c in cues)
+        return "captions" if n == 0 else "machine" if n == len(cues) else "mixed"
+
+
+def load_captions(media_path: Path, rel: str, transcript: Path | None = None) -> Captions:
+    """The user's caption file, and the machine transcript where there is one.
+
+    The user's file always wins: machine cues only fill stretches no user cue overlaps (with
+    `transcribe.mode: always`; with `missing` a transcript exists only when there is no caption file).
+    """
+    user, _ = load_sidecar(media_path, rel)
+    if transcript is None:
+        return Captions(user)
+    machine = read_captions(transcript, f"{rel} (machine transcript {transcript})")
+    extra = [c for c in machine if not any(u.start < c.end and c.start < u.end for u in user)]
+    return Captions(sorted(user + extra, key=lambda c: (c.start, c.end)), frozenset(extra))
+
+
 def caption_candidates(cues: Sequence[Cue]) -> list[tuple[float, float]]:
     """Sentence ends (medium) and caption pauses (weaker) as cut candidates."""
     return [(t, SENTENCE_END if punct else PAUSE) for t, punct in sentence_ends(list(cues))]
@@ -173,6 +207,7 @@ class SegmentParts:
     ocr_text: str = ""
     clip: MediaPart | None = None
     keyframes: tuple[float, ...] = ()
+    transcript: TranscriptOrigin | None = None  # where the cues' words come from
 
 
 def build_chunk(source: Source, parts: SegmentParts) -> tuple[Chunk, View]:
@@ -190,6 +225,7 @@ def build_chunk(source: Source, parts: SegmentParts) -> tuple[Chunk, View]:
         text=captions or parts.ocr_text,
         cues=tuple((c.start, c.end, c.text) for c in parts.cues),
         keyframes=parts.keyframes,
+        transcript=parts.transcript,
     )
     seg_text = "\n".join(t for t in (captions, parts.ocr_text) if t)
     media = (parts.clip,) if parts.clip is not None else ()

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
-from rag.types import Chunk, Citation, Hit, PageSpan, TimeSpan
+from rag.types import Chunk, Citation, Hit, PageSpan, TimeSpan, TranscriptOrigin
 
 # A bracket the model wrote as a citation: `[S1]`, grouped `[S1, S2]` / `[S1; S3]`, ranged `[S1-S3]` /
 # `[S1–S3]` (hyphen, en or em dash; `[S1-3]` too), and mixes such as `[S1, S3-S5]`.
@@ -48,6 +48,15 @@ def display(chunk: Chunk, locator: TimeSpan | PageSpan | None = None) -> str:
     return f"{name} pp. {loc.first}–{loc.last}"
 
 
+def transcript_mark(origin: TranscriptOrigin | None) -> str:
+    """` · machine transcript` after a moment whose words a machine transcribed (quotes may be misheard)."""
+    if origin == "machine":
+        return " · machine transcript"
+    if origin == "mixed":
+        return " · partly machine transcript"
+    return ""
+
+
 def located_text(hit: Hit) -> str:
     """The text of exactly the cited place: the refined page of a PDF slice, else the chunk's text."""
     loc = hit.locator
@@ -62,7 +71,8 @@ def located_text(hit: Hit) -> str:
 def cite(label: str, hit: Hit) -> Citation:
     """The Citation for one retrieved hit under an `[S n]` label."""
     return Citation(label=label, source=hit.chunk.source, kind=hit.chunk.kind, locator=hit.locator,
-                    display=display(hit.chunk, hit.locator), slide=hit.chunk.slide)
+                    display=display(hit.chunk, hit.locator), slide=hit.chunk.slide,
+                    transcript=hit.chunk.transcript)
 
 
 def evidence_labels(hits: Sequence[Hit]) -> dict[str, Hit]:

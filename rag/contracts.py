@@ -33,6 +33,8 @@ def hit_json(rank: int, hit: Hit) -> dict[str, Any]:
            "score": round(hit.score, 4), "display": display(hit.chunk, loc), "text": hit.chunk.text[:500]}
     if hit.chunk.slide is not None:
         out["slide"] = slide_json(hit.chunk.slide)
+    if hit.chunk.transcript is not None:
+        out["transcript"] = hit.chunk.transcript  # captions | machine | mixed (machine words may be misheard)
     return out
 
 
@@ -50,21 +52,24 @@ def answer_json(ans: Answer) -> dict[str, Any]:
             "display": c.display}
         if c.slide is not None:
             item["slide"] = slide_json(c.slide)
+        if c.transcript is not None:
+            item["transcript"] = c.transcript
         cites.append(item)
     return {"answer": ans.text, "declined": ans.declined, "mode": ans.mode, "citations": cites}
 
 
 def segment_rows(store: ChromaStore, align: Alignment, source: str) -> list[dict[str, Any]]:
-    """The `segments --json` rows of one video: span, keyframe times, aligned slide and confidence."""
+    """The `segments --json` rows of one video/audio file: span, keyframe times, aligned slide and confidence,
+    spoken text and where it comes from (`transcript`: captions | machine | mixed)."""
     from rag.errors import InputError
 
     chunks = store.chunks_of(source)
     if not chunks:
         raise InputError(f"No source named {source!r} is in this index. `lecturelens status` lists the "
                          "sources (use the path relative to the course folder, e.g. lectures/week1.mp4).")
-    if chunks[0].kind != "video":
-        raise InputError(f"{source} is a {chunks[0].kind}, not a video: only videos have segments aligned "
-                         "with slides. Give a video source.")
+    if chunks[0].kind == "pdf":
+        raise InputError(f"{source} is a PDF: only videos and audio have time segments. Give a video or audio "
+                         "source.")
     rows = []
     for c in chunks:
         assert isinstance(c.locator, TimeSpan)
@@ -73,6 +78,7 @@ def segment_rows(store: ChromaStore, align: Alignment, source: str) -> list[dict
         rows.append({
             "chunk_id": c.id, "start": round(c.locator.start_s, 3), "end": round(c.locator.end_s, 3),
             "keyframes": list(c.keyframes),
+            "text": " ".join(t for _, _, t in c.cues), "transcript": c.transcript,
             "slide": slide_json(slide),
             "confidence": slide.confidence if slide else None,
             "keyframe_slides": [
@@ -103,6 +109,7 @@ def index_status(settings: Settings) -> dict[str, Any]:
         "fingerprint": meta.fingerprint if meta else None,
         "sources": [{"source": rel, "kind": e.kind, "chunks": e.chunks, "vectors": e.vectors,
                      "title": e.title, "has_captions": e.has_captions,
+                     "transcript": e.transcript.by if e.transcript else None,  # machine transcriber, if one ran
                      "warnings": list(e.warnings)} for rel, e in sorted(sources.items())],
         "chunks": sum(e.chunks for e in sources.values()),
         "vectors": vectors,

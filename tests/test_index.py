@@ -31,10 +31,10 @@ STRAY = {
     "view name literal": re.compile(r"""(?<![\w.])f?["'](?:kf|p\{)|["'](?:seg|slice)["']"""),
     "view name test": re.compile(r"""startswith\(\s*f?["'](?:kf|p)["']"""),
     "index file name": re.compile(r"""["'](?:manifest|alignment|index)\.(?:json|npz)["']"""),
-    "index folder name": re.compile(r"""/\s*["'](?:media|images|chroma)["']"""),
+    "index folder name": re.compile(r"""/\s*["'](?:media|images|chroma|lexical|ocr_cache|transcripts)["']"""),
     "vector id format": re.compile(r"""(?:\.id|chunk_id|cid)\}:"""),
     "vector id parse": re.compile(r"""\.r(?:split|partition)\(\s*["']:["']"""),  # ids split on the last ':'
-    "media folder name": re.compile(r"""sha(?:256)?\[:\d+\]"""),
+    "media folder name": re.compile(r"""/\s*[\w.]*sha(?:256)?\[:\d+\]"""),
 }
 
 # Lines of the code before rag/index.py existed: the scanner must flag every one of them.

@@ -51,7 +51,7 @@ class GeminiEmbedder:
                  cache: VectorCache | None = None, gemini: GeminiProvider | None = None):
         self.settings = settings
         self.model = settings.embedding_model
-        self.dimension = settings.dimension
+        self.dimension: int = settings.dimension
         self.gemini = gemini or GeminiProvider(settings, api_key)
         self._client = client if client is not None else self.gemini.client()
         self.cache = cache
