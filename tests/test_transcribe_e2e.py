@@ -14,7 +14,8 @@ from click.testing import CliRunner
 
 from ingest.pipeline import ingest_paths
 from ingest.transcribe import make_transcriber
-from rag.cli import _register_plugins, cli, hit_json
+from rag.cli import _register_plugins, cli
+from rag.contracts import hit_json
 from rag.factory import build
 from rag.retrieval import Query
 from rag.settings import load_settings
