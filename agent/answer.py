@@ -60,6 +60,8 @@ def answer_json(ans: Answer) -> dict[str, Any]:
                 "start": c.locator.start_s if timed else None, "end": c.locator.end_s if timed else None,
                 "pages": None if timed else list(range(c.locator.first, c.locator.last + 1)),
                 "display": c.display}
+        if c.segment is not None:  # start/end are the cited sentence(s); this is the retrieved segment
+            item["segment"] = {"start": c.segment.start_s, "end": c.segment.end_s}
         if c.slide is not None:
             item["slide"] = {"source": c.slide.source, "page": c.slide.page}
         cites.append(item)

@@ -1,0 +1,157 @@
+"""Distinctive terms of a question, and whether evidence text supports them.
+
+A question about a neighbouring topic ("How does Gibbs sampling update each parameter?") shares most
+of its words with the course; what the course lacks is its *distinctive* term. A general-English word
+frequency list (wordfreq's, shipped inside its wheel: no network) tells distinctive words ("Gibbs",
+"reroute", "WAIC") from common ones ("update", "each"); names and acronyms (capitalised inside the
+sentence, mixed case, digits) are distinctive whatever their frequency ("Fisher", "IKEv2", "N50").
+Adjacent distinctive words form one term ("rejection sampling", "Bernstein-von Mises"), which the
+evidence supports only as a phrase, not as scattered words.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from rag.lexical import STOPWORDS, stem
+
+# zipf frequency (log10 of uses per billion words) below which a word is distinctive: "sampling" 3.75,
+# "rejection" 3.9 and "hopping" 3.4 are; "effective" 4.9, "update" 4.7 and "method" 4.8 are not.
+DISTINCT_ZIPF = 4.0
+_WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
+# question scaffolding: never part of a term
+_QUESTION_WORDS = frozenset("""
+how what why when which who whose where does do did is are was were can could should would may might will
+use used using uses get gets make makes need needs mean means compute computed computes work works
+""".split())
+
+
+@functools.lru_cache(maxsize=65536)
+def zipf(word: str) -> float:
+    """General-English frequency of a word on the zipf scale (0 = unknown, 7 = "the")."""
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, "en")
+
+
+def fold(word: str) -> str:
+    """The comparison form of a word: NFKC, lower case, stemmed, a trailing "e" dropped."""
+    t = stem(unicodedata.normalize("NFKC", word).lower().replace("’", "'"))
+    return t[:-1] if len(t) > 3 and t.endswith("e") else t
+
+
+@dataclass(frozen=True)
+class Term:
+    """One distinctive unit of a question: its words as asked, and their folded forms."""
+
+    text: str
+    words: tuple[str, ...]
+    folded: tuple[str, ...]
+    named: bool  # a name or acronym somewhere in it (capitalised inside the sentence, mixed case, digits)
+    rarity: float  # DISTINCT_ZIPF minus the zipf of its rarest word (names count as 0 zipf)
+
+
+def _named(word: str, first: bool) -> bool:
+    if any(c.isdigit() for c in word):
+        return True
+    letters = [c for c in word if c.isalpha()]
+    if sum(c.isupper() for c in letters) >= 2:  # WAIC, IKEv2, ChIP, MarkDuplicates
+        return True
+    return not first and word[:1].isupper()
+
+
+def question_terms(question: str) -> list[Term]:
+    """Runs of adjacent distinctive words of the question (hyphenated words stay together)."""
+    text = unicodedata.normalize("NFKC", question)
+    out: list[Term] = []
+    run: list[tuple[str, bool, float]] = []  # (word, named, zipf)
+    last_end = 0
+
+    def flush() -> None:
+        if run:
+            words = tuple(w for w, _, _ in run)
+            folded = tuple(fold(p) for w in words for p in re.split(r"[-'’]", w) if p)
+            named = any(n for _, n, _ in run)
+            rare = min(0.0 if n else z for _, n, z in run)
+            out.append(Term(" ".join(words), words, folded, named, round(DISTINCT_ZIPF - rare, 3)))
+            run.clear()
+
+    for m in _WORD.finditer(text):
+        word = m.group(0)
+        gap = text[last_end:m.start()]
+        last_end = m.end()
+        if run and gap.strip():  # punctuation between words ends a term
+            flush()
+        low = word.lower()
+        parts = [p for p in re.split(r"[-'’]", low) if p]
+        if low in STOPWORDS or low in _QUESTION_WORDS or all(p in STOPWORDS for p in parts) and "-" not in word:
+            flush()
+            continue
+        named = _named(word, first=m.start() == 0)
+        z = min(zipf(p) for p in parts) if parts else 7.0
+        if named or z < DISTINCT_ZIPF or ("-" in word and len(parts) > 1 and not all(p in STOPWORDS for p in parts)
+                                          and zipf(low.replace("-", "")) < DISTINCT_ZIPF):
+            run.append((word, named, z))
+        else:
+            flush()
+    flush()
+    return out
+
+
+def close(a: str, b: str) -> bool:
+    """Folded words that name the same thing: equal, one a long prefix of the other ("oligo" and
+    "oligonucleotid"), or a short prefix letter on an acronym ("cdna" and "dna")."""
+    if a == b:
+        return True
+    s, t = (a, b) if len(a) <= len(b) else (b, a)
+    if len(s) >= 4 and t.startswith(s[: max(4, int(0.8 * len(s) + 0.999))]) and len(s) >= 0.5 * len(t):
+        return True
+    return len(s) >= 3 and t.endswith(s) and len(t) - len(s) <= 1
+
+
+class Evidence:
+    """Folded word sequences of evidence texts, for word and phrase look-ups."""
+
+    def __init__(self, texts: Iterable[str]):
+        self.seqs: list[list[str]] = []
+        for t in texts:
+            words = [p for w in _WORD.findall(unicodedata.normalize("NFKC", t)) for p in re.split(r"[-'’]", w) if p]
+            self.seqs.append([fold(w) for w in words if w.lower() not in STOPWORDS])
+        self.vocab = {w for s in self.seqs for w in s}
+        self.glued = {s[i] + s[i + 1] for s in self.seqs for i in range(len(s) - 1)}
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one Evidence lives for one question
+    def has_word(self, w: str) -> bool:
+        if w in self.vocab or w in self.glued:
+            return True
+        return any(close(w, v) for v in self.vocab if v[:2] == w[:2] or v.endswith(w[-3:]))
+
+    def has_phrase(self, words: Sequence[str], slack: int = 1) -> bool:
+        """All words within len(words) + slack consecutive evidence words, in any order."""
+        if len(words) < 2:
+            return self.has_word(words[0]) if words else True
+        if "".join(words) in self.vocab:
+            return True
+        span = len(words) + slack
+        for seq in self.seqs:
+            for i in range(len(seq)):
+                window = seq[i:i + span]
+                if all(any(close(w, v) for v in window) for w in words):
+                    return True
+        return False
+
+
+def unsupported(terms: Sequence[Term], evidence: Evidence) -> list[tuple[Term, str]]:
+    """The terms the evidence does not support, each with why: `word` (a word of it is missing) or
+    `phrase` (its words are there, but never together)."""
+    out = []
+    for t in terms:
+        if not all(evidence.has_word(w) for w in t.folded):
+            out.append((t, "word"))
+        elif len(t.folded) > 1 and not evidence.has_phrase(t.folded):
+            out.append((t, "phrase"))
+    return out
