@@ -22,13 +22,15 @@ def ask(question, image, index_dir, as_json):
     from agent.answer import ask as ask_fn
     from agent.offline import OFFLINE_LABEL
     from rag.factory import build
+    from rag.uploads import load_image
 
     if not question and not image:
         raise click.UsageError("give a QUESTION, an --image, or both")
     try:
+        upload = load_image(image) if image else None  # before build: a bad photo fails fast, with its name
         services = build(settings_from(index_dir))
-        mime = "image/png" if image and image.suffix.lower() == ".png" else "image/jpeg"
-        ans = ask_fn(services, question, image.read_bytes() if image else None, image_mime=mime)
+        ans = ask_fn(services, question, upload.data if upload else None,
+                     image_mime=upload.mime if upload else "image/jpeg")
     except LectureLensError as e:
         fail(e, as_json)
     if as_json:

@@ -83,13 +83,15 @@ def search(query, image, k, sources, kinds, index_dir, as_json):
     """Search the course: ranked lecture moments and pages."""
     from rag.factory import build
     from rag.retrieval import Query
+    from rag.uploads import load_image
 
     if not query and not image:
         raise click.UsageError("give a QUERY, an --image, or both")
     try:
+        upload = load_image(image) if image else None  # before build: a bad photo fails fast, with its name
         services = build(settings_from(index_dir))
-        q = Query(text=query, image=image.read_bytes() if image else None,
-                  image_mime=_mime(image) if image else "image/jpeg", sources=sources or None, kinds=kinds or None)
+        q = Query(text=query, image=upload.data if upload else None,
+                  image_mime=upload.mime if upload else "image/jpeg", sources=sources or None, kinds=kinds or None)
         hits = services.retriever.search(q, k)
         declined = not query and _picture_not_in_course(services, q, hits)
     except LectureLensError as e:
@@ -144,10 +146,6 @@ def segments(source, index_dir, as_json):
         kfs = ", ".join(clock(t) + (f" p. {shown[t]['page']}" if shown.get(t) else "")
                         for t in r["keyframes"])
         click.echo(f"{clock(r['start']):>7}–{clock(r['end']):<7} {slide}   keyframes {kfs}")
-
-
-def _mime(path: Path) -> str:
-    return {".png": "image/png", ".webp": "image/webp", ".gif": "image/gif"}.get(path.suffix.lower(), "image/jpeg")
 
 
 @cli.command()

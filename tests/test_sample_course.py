@@ -98,4 +98,4 @@ def test_unreadable_image_is_a_clear_error(sample_index, tmp_path):
     bad = tmp_path / "not_an_image.jpg"
     bad.write_bytes(b"definitely not a jpeg")
     res = CliRunner().invoke(cli, ["search", "--image", str(bad), "--index", str(sample_index["index"])])
-    assert res.exit_code == 1 and "not a PNG or JPEG" in res.output
+    assert res.exit_code == 1 and "not_an_image.jpg: it is a text file, not an image" in res.output
