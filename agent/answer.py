@@ -27,7 +27,7 @@ def ask(services: Services, question: str | None = None, image: bytes | None = N
     if mode == "gemini":
         return _gemini(services, q, hits, chat_model)
     labelled = evidence_labels(hits)
-    text = compose(q.words() or "", hits, list(labelled))
+    text = compose(q.words() or "", hits, list(labelled), weight=services.retriever.idf, image=q.image is not None)
     clean, citations = resolve(text, labelled)
     return Answer(text=clean, citations=tuple(citations), mode="offline", hits=tuple(hits))
 
