@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from rag.citations import clock, located_text
 from rag.lexical import tokens
+from rag.terms import fold
 from rag.types import Hit, PageSpan, TimeSpan
 
 _SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
@@ -48,9 +49,24 @@ def _title_case(text: str) -> bool:
     return bool(words) and sum(w[0].isupper() for w in words) / len(words) > 0.6
 
 
+def _formula(text: str) -> bool:
+    """A definition written as a formula ("Precision = TP / (TP + FP)"), not a plot label ("T = mean")."""
+    left, eq, right = text.partition("=")
+    return bool(eq) and bool(right.strip()) and len(_ALPHA.findall(left + right)) >= 2 \
+        and any(len(w) >= 3 for w in _ALPHA.findall(left))
+
+
 def slide_units(text: str) -> list[Unit]:
-    """Bullets and full sentences of a slide page: wrapped lines are joined back (a continuation starts in
-    lower case); the title (first line), labels and fragments are left out."""
+    """Bullets and full sentences of slide pages (pages separated by a blank line): wrapped lines are
+    joined back (a continuation starts in lower case); each page's title (its first line), labels and
+    fragments are left out; a formula that defines something stays, as a bullet."""
+    out: list[Unit] = []
+    for page in re.split(r"\n\s*\n", text):
+        out += _page_units(page)
+    return out
+
+
+def _page_units(text: str) -> list[Unit]:
     blocks: list[tuple[str, bool]] = []  # (text, marked as a bullet)
     for raw in text.split("\n"):
         line = raw.strip()
@@ -66,7 +82,9 @@ def slide_units(text: str) -> list[Unit]:
     for i, (body, marked) in enumerate(blocks):
         if body.endswith("?"):
             continue  # a question on a slide is not an answer
-        if marked:
+        if i > 0 and _formula(body):
+            out.append(Unit(body, True))
+        elif marked:
             if _wordy(body, 3):
                 out.append(Unit(body, True))
         elif i > 0 and _wordy(body, 5) and not _title_case(body):
@@ -91,6 +109,10 @@ def units(hit: Hit) -> list[Unit]:
     if isinstance(hit.chunk.locator, TimeSpan):
         # captions are speech; a segment without captions has only OCR'd screen text: no sentences
         return caption_units(hit.chunk.text) if hit.chunk.cues else []
+    loc, chunk = hit.locator, hit.chunk
+    if isinstance(loc, PageSpan) and isinstance(chunk.locator, PageSpan) and chunk.page_texts:
+        pages = chunk.page_texts[loc.first - chunk.locator.first:loc.last - chunk.locator.first + 1]
+        return [u for page in pages for u in slide_units(page)]
     return slide_units(located_text(hit))
 
 
@@ -128,11 +150,11 @@ def compose(question: str, hits: Sequence[Hit], labels: Sequence[str], max_sente
     Only statements with at least KEEP_SHARE of the best statement's weight are quoted, so a focused
     answer stays focused; an image query's answer starts with where the picture is shown."""
     w = weight or (lambda _t: 1.0)
-    want = set(tokens(question))
+    want = {fold(t): t for t in tokens(question)}  # folded ("mov") -> the question's own term ("move")
     scored = []
     for rank, (hit, label) in enumerate(zip(hits, labels, strict=True)):
         for pos, u in enumerate(units(hit)):
-            shared = want & set(tokens(u.text))
+            shared = {want[f] for f in map(fold, tokens(u.text)) if f in want}
             if shared:
                 # Earlier hits and earlier sentences break ties: retrieval already ranked the evidence.
                 scored.append((round(sum(w(t) for t in shared), 9), -rank, -pos, u, label))

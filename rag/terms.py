@@ -14,8 +14,9 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rag.lexical import STOPWORDS, stem
 
@@ -53,6 +54,8 @@ class Term:
     folded: tuple[str, ...]
     named: bool  # a name or acronym somewhere in it (capitalised inside the sentence, mixed case, digits)
     rarity: float  # DISTINCT_ZIPF minus the zipf of its rarest word (names count as 0 zipf)
+    names: tuple[bool, ...] = ()  # per word of `words`: a name or acronym
+    zipfs: tuple[float, ...] = ()  # per word of `words`: general-English zipf (its rarest part)
 
 
 def _named(word: str, first: bool) -> bool:
@@ -77,7 +80,8 @@ def question_terms(question: str) -> list[Term]:
             folded = tuple(fold(p) for w in words for p in re.split(r"[-'’]", w) if p)
             named = any(n for _, n, _ in run)
             rare = min(0.0 if n else z for _, n, z in run)
-            out.append(Term(" ".join(words), words, folded, named, round(DISTINCT_ZIPF - rare, 3)))
+            out.append(Term(" ".join(words), words, folded, named, round(DISTINCT_ZIPF - rare, 3),
+                            tuple(n for _, n, _ in run), tuple(z for _, _, z in run)))
             run.clear()
 
     for m in _WORD.finditer(text):
@@ -103,14 +107,12 @@ def question_terms(question: str) -> list[Term]:
 
 
 def close(a: str, b: str) -> bool:
-    """Folded words that name the same thing: equal, one a long prefix of the other ("oligo" and
-    "oligonucleotid"), or a short prefix letter on an acronym ("cdna" and "dna")."""
+    """Folded words that name the same thing: equal, or one a long prefix of the other ("tunnel" and
+    "tunnell", "optimiz" and "optimizer")."""
     if a == b:
         return True
     s, t = (a, b) if len(a) <= len(b) else (b, a)
-    if len(s) >= 4 and t.startswith(s[: max(4, int(0.8 * len(s) + 0.999))]) and len(s) >= 0.5 * len(t):
-        return True
-    return len(s) >= 3 and t.endswith(s) and len(t) - len(s) <= 1
+    return len(s) >= 4 and t.startswith(s[: max(4, int(0.8 * len(s) + 0.999))]) and len(s) >= 0.5 * len(t)
 
 
 class Evidence:
@@ -145,6 +147,38 @@ class Evidence:
         return False
 
 
+# second parts that make ordinary compounds of any name ("IP-based", "GPU-aware"): not terms of their own
+_PRODUCTIVE = frozenset("based like level wide free aware specific dependent only style type related driven "
+                        "friendly oriented enabled capable compatible side".split())
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A distinctive word of the question that the evidence lacks."""
+
+    word: str  # as asked ("Gibbs", "ADD-PATH", "rejection")
+    term: str  # the term it belongs to ("Gibbs sampling")
+    named: bool
+    zipf: float
+    phrase: bool = False  # a named compound whose parts are there, but never together
+
+
+def missing_words(question: str, evidence: Evidence) -> list[Missing]:
+    """The question's distinctive words the evidence does not have; a named hyphenated compound
+    ("ADD-PATH", "E-value") must be there as a compound, not as two stray words."""
+    out = []
+    for t in question_terms(question):
+        for word, named, z in zip(t.words, t.names, t.zipfs, strict=True):
+            parts = [fold(p) for p in re.split(r"[-'’]", word) if p]
+            lacking = [p for p in parts if not evidence.has_word(p)]
+            if lacking:
+                out.append(Missing(word, t.text, named, z))
+            elif named and len(parts) > 1 and not _PRODUCTIVE & set(word.lower().split("-")) \
+                    and not evidence.has_phrase(parts, slack=0):
+                out.append(Missing(word, t.text, named, z, phrase=True))
+    return out
+
+
 def unsupported(terms: Sequence[Term], evidence: Evidence) -> list[tuple[Term, str]]:
     """The terms the evidence does not support, each with why: `word` (a word of it is missing) or
     `phrase` (its words are there, but never together)."""
@@ -155,3 +189,49 @@ def unsupported(terms: Sequence[Term], evidence: Evidence) -> list[tuple[Term, s
         elif len(t.folded) > 1 and not evidence.has_phrase(t.folded):
             out.append((t, "phrase"))
     return out
+
+
+class WordSimilarity:
+    """Cosine similarity of single words in the offline MiniLM space, cached per word: a paraphrase
+    word ("downsides", "quicker") has a near-synonym in the evidence ("drawbacks" 0.74, "faster" 0.91);
+    a neighbouring topic's term ("rejection", "hopping") has none (best 0.35-0.38 on the devcorpus)."""
+
+    def __init__(self, encode: Callable[[Sequence[str]], Any] | None = None, cache_size: int = 50000):
+        self._encode = encode
+        self._cache: dict[str, Any] = {}
+        self._size = cache_size
+
+    def _vectors(self, words: Sequence[str]) -> Any:
+        import numpy as np
+
+        todo = [w for w in dict.fromkeys(words) if w not in self._cache]
+        if todo:
+            if self._encode is None:
+                from rag.embedders.minilm import shared_minilm
+
+                self._encode = shared_minilm().encode
+            vecs = np.asarray(self._encode(todo), dtype=np.float32)
+            vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+            if len(self._cache) + len(todo) > self._size:
+                self._cache.clear()
+            self._cache.update(zip(todo, vecs, strict=True))
+        return np.stack([self._cache[w] for w in words]) if words else np.zeros((0, 1), dtype=np.float32)
+
+    def best(self, word: str, candidates: Sequence[str]) -> float:
+        """The highest cosine between `word` and any candidate (0 without candidates)."""
+        cands = [c for c in dict.fromkeys(candidates) if c != word]
+        if not cands:
+            return 0.0
+        v = self._vectors([word, *cands])
+        return float((v[1:] @ v[0]).max())
+
+
+def evidence_words(texts: Iterable[str], max_zipf: float = 5.0) -> list[str]:
+    """Candidate synonyms in evidence: its content words of 3+ letters that are not everyday English."""
+    out: dict[str, None] = {}
+    for t in texts:
+        for w in re.findall(r"[^\W\d_]{3,}", unicodedata.normalize("NFKC", t)):
+            low = w.lower()
+            if low not in STOPWORDS and low not in out and zipf(low) < max_zipf:
+                out[low] = None
+    return list(out)

@@ -80,3 +80,10 @@ def test_an_image_answer_names_where_the_picture_is_shown():
     text = compose("posterior compared replicated data", [moment, page], ["S1", "S2"], image=True)
     first = text.splitlines()[0]
     assert first == "This picture is shown in Lecture 3 at 0:00–0:26 (slides p. 13) [S1] and deck.pdf p. 13 [S2]."
+
+
+def test_formulas_that_define_stay_and_every_page_title_goes():
+    two_pages = "Precision and recall\nPrecision = TP / (TP + FP)\nT = mean\n\nDiscount factor and the return\n" \
+                "Return G = r1 + γ r2 + γ² r3"
+    texts = [u.text for u in slide_units(two_pages)]
+    assert texts == ["Precision = TP / (TP + FP)", "Return G = r1 + γ r2 + γ² r3"]
