@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from agent.offline import compose
@@ -10,29 +11,35 @@ from rag.citations import evidence_labels, resolve
 from rag.confidence import Support, judge
 from rag.factory import Services
 from rag.retrieval import Query
-from rag.types import Answer
+from rag.types import Answer, SourceKind
 
 DECLINE = "This is not covered in this course's material, as far as I can find."
 
 
 def ask(services: Services, question: str | None = None, image: bytes | None = None, *,
-        image_mime: str = "image/jpeg", chat_model: Any = None, mode: str | None = None) -> Answer:
-    """Answer one question (text, image, or both) from the course, with citations resolved by code."""
+        image_mime: str = "image/jpeg", chat_model: Any = None, mode: str | None = None,
+        sources: Sequence[str] | None = None, kinds: Sequence[SourceKind] | None = None,
+        history: Sequence[tuple[str, str]] = ()) -> Answer:
+    """Answer one question (text, image, or both) from the course, with citations resolved by code.
+
+    `sources`/`kinds` restrict the search; `history` holds earlier (question, answer) pairs of a chat,
+    which the Gemini agent reads (the offline answerer gets follow-ups already rewritten by the chat)."""
     mode = mode or ("gemini" if services.settings.resolved_provider() == "gemini" or chat_model else "offline")
-    q = Query(text=question or None, image=image, image_mime=image_mime)
+    q = Query(text=question or None, image=image, image_mime=image_mime, sources=sources or None,
+              kinds=kinds or None)
     hits = services.retriever.search(q, services.settings.retrieval.k)
     support = judge(q, hits, weight=services.retriever.idf)
     if not support.answerable:
         return Answer(text=DECLINE, mode=mode, declined=True, hits=tuple(hits))
     if mode == "gemini":
-        return _gemini(services, q, hits, chat_model)
+        return _gemini(services, q, hits, chat_model, history)
     labelled = evidence_labels(hits)
     text = compose(q.words() or "", hits, list(labelled), weight=services.retriever.idf, image=q.image is not None)
     clean, citations = resolve(text, labelled)
     return Answer(text=clean, citations=tuple(citations), mode="offline", hits=tuple(hits))
 
 
-def _gemini(services: Services, q: Query, hits, chat_model: Any) -> Answer:
+def _gemini(services: Services, q: Query, hits, chat_model: Any, history: Sequence[tuple[str, str]] = ()) -> Answer:
     from agent.gemini import make_chat_model, run_agent
 
     book = EvidenceBook()
@@ -42,7 +49,8 @@ def _gemini(services: Services, q: Query, hits, chat_model: Any) -> Answer:
         prompt = (prompt + "\n\n" if prompt else "Where in the course is this picture shown, and what is it?\n\n")
         prompt += "Places that match the uploaded picture:\n" + book.render(list(hits))
     model = chat_model or make_chat_model(services.settings)
-    text = run_agent(model, make_tools(services.retriever, book, services.settings.retrieval.k), prompt)
+    text = run_agent(model, make_tools(services.retriever, book, services.settings.retrieval.k), prompt,
+                     history=history)
     clean, citations = resolve(text, book.labelled)
     declined = not citations
     return Answer(text=clean or DECLINE, citations=tuple(citations),

@@ -1,233 +1,296 @@
-"""The chat UI (Gradio): ask with text or a picture; a sources panel plays lecture moments and shows pages."""
+"""The chat UI (Gradio): a conversation over the course with streamed, cited answers; a sources panel
+with previews whose entries (and the answers' inline [S n] markers) play the lecture at the cited
+sentence or show the page; a course overview; filters. Every handler is a boundary: whatever goes
+wrong, the user sees a sentence they can act on and the session stays usable.
+"""
 
 from __future__ import annotations
 
-import functools
-import mimetypes
-from collections.abc import Callable, Iterator
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import gradio as gr
+# Nothing leaves the machine: Gradio's usage telemetry is off before gradio is imported.
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from agent.answer import ask
-from agent.offline import OFFLINE_LABEL
-from ingest.sources import Manifest
-from rag.citations import clock
-from rag.errors import LectureLensError
-from rag.factory import Services
-from rag.types import Answer, Citation, PageSpan, TimeSpan
+import gradio as gr  # noqa: E402
 
-AnswerFn = Callable[..., Answer]  # same call as agent.answer.ask(services, question, image, image_mime=...)
+from agent.conversation import AnswerFn, Conversation, Source, Turn, answer_stream, failed  # noqa: E402
+from agent.media import entry, page_image, served_paths  # noqa: E402
+from agent.overview import example_questions, overview_markdown  # noqa: E402
+from agent.render import chat_messages, sources_html  # noqa: E402
+from rag.citations import clock  # noqa: E402
+from rag.errors import ConfigError, LectureLensError  # noqa: E402
+from rag.factory import Services  # noqa: E402
+from rag.types import PageSpan, TimeSpan  # noqa: E402
+
+log = logging.getLogger("lecturelens.ui")
+
+STREAM_PAUSE_S = 0.12  # between streamed sentences of an offline answer: readable, not slow
+KINDS = [("Lectures", "video"), ("Slides", "pdf"), ("Audio", "audio")]
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 _CSS = """
-.ll-cite button, button.ll-cite { justify-content: flex-start; text-align: left; }
 #ll-status { opacity: 0.85; }
+.ll-source { margin: 0 0 10px 0; }
+button.ll-cite { display: block; width: 100%; text-align: left; padding: 6px 10px; border-radius: 6px;
+  border: 1px solid var(--border-color-primary); background: var(--button-secondary-background-fill);
+  cursor: pointer; font-size: var(--text-sm); }
+button.ll-cite:hover { background: var(--button-secondary-background-fill-hover); }
+.ll-preview { display: flex; gap: 8px; margin-top: 4px; font-size: var(--text-sm); }
+.ll-preview blockquote { margin: 0; padding-left: 8px; border-left: 3px solid var(--border-color-primary); }
+.ll-thumb { width: 112px; height: auto; object-fit: contain; border-radius: 4px; flex: none; }
+.ll-note { opacity: 0.75; font-size: var(--text-xs); }
+.ll-group summary { cursor: pointer; font-weight: 600; margin: 6px 0; }
 """
-_NO_SOURCES = (
-    "*The places the latest answer cites appear here. "
-    "Click one to play the lecture at that moment or see the page.*"
-)
-_DECLINE_HINT = (
-    "Sorry, I couldn't find this in the course, so I won't guess. "
-    "Try other words, or ask about a topic from the lectures or slides."
-)
-
-
-def served_paths(services: Services) -> list[str]:
-    """The files the UI may serve: exactly the indexed sources, plus the index's page and keyframe renders."""
-    paths = [e["path"] for e in Manifest(services.index_dir).sources.values() if e.get("path")]
-    return [*paths, str(services.media_dir)]
+# Inline [S n] markers in answers are links to #ll-open-t<turn>-S<n>; a click opens that source by
+# clicking its entry in the sources panel (every answer's entries stay in the panel, folded).
+_HEAD = """<script>
+document.addEventListener('click', (e) => {
+  const a = e.target.closest && e.target.closest('a[href^="#ll-open-"]');
+  if (!a) return;
+  e.preventDefault(); e.stopPropagation();
+  const id = 'll-src-' + a.getAttribute('href').slice('#ll-open-'.length);
+  const b = document.getElementById(id);
+  if (b) b.click();
+}, true);
+</script>"""
+_SOURCES_JS = """
+element.addEventListener('click', (e) => {
+  const b = e.target.closest('[data-ll-open]');
+  if (b) trigger('click', {ref: b.dataset.llOpen});
+});
+"""
 
 
 def _mode_line(services: Services) -> str:
     offline = services.settings.resolved_provider() != "gemini"
-    mode = (
-        "**Offline** — answers are extractive, quoted from the course, no language model"
-        if offline
-        else "**Gemini** — answers written by a language model from cited course evidence"
-    )
+    mode = ("**Offline** — answers are extractive, quoted from the course, no language model" if offline
+            else "**Gemini** — answers written by a language model from cited course evidence")
     return f"Mode: {mode} · Embedder: `{services.embedder_label}`"
 
 
-def _render(ans: Answer) -> str:
-    """The chat text of one answer: mode label, the answer with its [S n] labels, the sources in brief."""
-    if ans.declined:
-        return f"**Not in this course.** {_DECLINE_HINT}"
-    parts = [f"*{OFFLINE_LABEL}*"] if ans.mode == "offline" else []
-    parts.append(ans.text)
-    if ans.citations:
-        parts.append("Sources: " + " · ".join(f"[{c.label}] {c.display}" for c in ans.citations))
-    return "\n\n".join(parts)
+def _hidden() -> tuple[Any, Any, Any, Any]:
+    """Viewer updates that show nothing: caption, video, audio, page."""
+    hide = gr.update(value=None, visible=False)
+    return "", hide, hide, hide
 
 
-def _button_text(c: Citation) -> str:
-    icon = "▶" if isinstance(c.locator, TimeSpan) else "▤"  # plain glyphs: emoji fonts are not everywhere
-    return f"{icon} [{c.label}] {c.display}"
-
-
-def _page_image(entry: dict[str, Any], page: int) -> Any:
-    """The stored render of a PDF page, else a fresh render (indexes built without page images)."""
-    media = Path(entry.get("media_dir") or "")
-    for name in (f"p{page}.png", f"p{page}.jpg"):
-        if (media / name).is_file():
-            return str(media / name)
-    import pypdfium2
-
-    pdf = pypdfium2.PdfDocument(entry["path"])
-    try:
-        return pdf[page - 1].render(scale=1.5).to_pil()
-    finally:
-        pdf.close()
-
-
-def _open(services: Services, served: frozenset[str], c: Citation) -> tuple[Any, Any, Any, Any]:
-    """Updates for (caption, video, audio, page image) that show one citation."""
-    hide = gr.update(visible=False)
-    manifest = Manifest(services.index_dir)
-    entry = manifest.get(c.source)
-    if entry is None or not Path(entry.get("path", "")).is_file():
-        msg = (
-            f"**{c.display}**: `{c.source}` is no longer where the index says. "
-            "Re-run `lecturelens ingest` on the course folder."
-        )
-        return msg, hide, hide, hide
-    if entry["path"] not in served:  # Gradio serves only the paths given at launch
-        msg = (
-            f"**{c.display}**: `{c.source}` was ingested after the chat started. Restart `lecturelens chat`."
-        )
-        return msg, hide, hide, hide
+def open_source(services: Services, served: frozenset[str], s: Source | None) -> tuple[Any, Any, Any, Any]:
+    """Viewer updates (caption, video, audio, page image) that show one source."""
+    hide = gr.update(value=None, visible=False)
+    if s is None:
+        return "*That source belongs to a cleared conversation. Ask again.*", hide, hide, hide
+    c = s.citation
+    e = entry(services, c.source)
+    if e is None or not Path(e.get("path", "")).is_file():
+        return (f"**{c.display}**: `{c.source}` is no longer where the index says. "
+                "Re-run `lecturelens ingest` on the course folder."), hide, hide, hide
+    if e["path"] not in served:  # Gradio serves only the paths given at launch
+        return (f"**{c.display}**: `{c.source}` was ingested after the chat started. "
+                "Restart `lecturelens chat`."), hide, hide, hide
     loc = c.locator
     if isinstance(loc, TimeSpan):
-        caption = f"**[{c.label}] {c.display}** — playing from {clock(loc.start_s)}"
-        media = gr.update(value=entry["path"], playback_position=loc.start_s, visible=True)
+        start = s.play_s if s.play_s is not None else loc.start_s
+        caption = (f"**[{c.label}] {c.display}** — playing from {clock(start)} "
+                   f"(cited span {clock(loc.start_s)}–{clock(loc.end_s)})")
+        media = gr.update(value=e["path"], playback_position=start, visible=True)
         page = hide
-        if c.slide is not None:  # the deck page the lecture shows at that moment
-            slide = manifest.get(c.slide.source)
-            if slide is not None:
-                page = gr.update(
-                    value=_page_image(slide, c.slide.page),
-                    visible=True,
-                    label=f"{Path(c.slide.source).name} p. {c.slide.page}",
-                )
+        if c.slide is not None:  # the deck page on screen at that second
+            img = page_image(services, c.slide.source, c.slide.page)
+            if img is not None:
+                page = gr.update(value=img, visible=True,
+                                 label=f"On screen at {clock(start)}: {Path(c.slide.source).name} p. {c.slide.page}")
+        elif c.kind == "video":
+            caption += " · no slide on screen then"
         if c.kind == "audio":
             return caption, hide, media, page
         return caption, media, hide, page
     assert isinstance(loc, PageSpan)
     caption = f"**[{c.label}] {c.display}**" + (f" — showing p. {loc.first}" if loc.last > loc.first else "")
-    name = f"{Path(c.source).name} p. {loc.first}"
-    image = gr.update(value=_page_image(entry, loc.first), visible=True, label=name)
+    image = gr.update(value=page_image(services, c.source, loc.first), visible=True,
+                      label=f"{Path(c.source).name} p. {loc.first}")
     return caption, hide, hide, image
 
 
-def _question(message: dict[str, Any] | None) -> tuple[str, str | None]:
+def _message(message: dict[str, Any] | None) -> tuple[str, str | None, str | None]:
+    """(text, uploaded file path, its original name) of a MultimodalTextbox value."""
     message = message or {}
     files = message.get("files") or []
-    image = files[-1] if files else None
-    if isinstance(image, dict):
-        image = image.get("path")
-    return (message.get("text") or "").strip(), image
+    f = files[-1] if files else None
+    path = f.get("path") if isinstance(f, dict) else f
+    name = (f.get("orig_name") if isinstance(f, dict) else None) or (Path(path).name if path else None)
+    return (message.get("text") or "").strip(), path, name
 
 
-def build_app(services: Services, *, answer_fn: AnswerFn | None = None) -> gr.Blocks:
-    """The LectureLens chat: a chat column (text + image upload) and a sources panel that opens citations."""
-    answer_fn = answer_fn or ask
-    served = served_paths(services)
+def respond(services: Services, message: dict[str, Any] | None, conv: Conversation | None,
+            sources: list[str] | None, kinds: list[str] | None, *, answer_fn: AnswerFn | None = None,
+            pause_s: float = STREAM_PAUSE_S) -> Iterator[tuple[Any, ...]]:
+    """One chat message → updates of (chat, input box, sources panel, state, caption, video, audio, page).
+
+    A boundary: every exception becomes a message in the chat; the typed question goes back into the
+    input box so it can be fixed and sent again; the viewer is reset for the new answer."""
+    conv = Conversation(list(conv.turns)) if conv else Conversation()
+    text, path, name = _message(message)
+    if not text and not path:
+        yield chat_messages(conv.turns), gr.update(), gr.update(), conv, *([gr.update()] * 4)
+        return
+    keep = {"text": text, "files": []}  # what goes back into the box when the question could not be answered
+    turn = Turn(question=text, query=text, image_name=name, image_path=path)
+    try:
+        image = mime = None
+        if path:
+            from rag.uploads import load_image
+
+            upload = load_image(path, name=name)
+            image, mime = upload.data, upload.mime
+        last = None
+        for turn in answer_stream(services, conv, text, image=image, image_mime=mime or "image/jpeg",
+                                  image_name=name, image_path=path, sources=sources or None,
+                                  kinds=kinds or None, answer_fn=answer_fn):
+            turns = [*conv.turns, turn]
+            if last is not None and pause_s and not turn.done:
+                time.sleep(pause_s)
+            yield (chat_messages(turns), None, sources_html(turns), conv,
+                   *(_hidden() if last is None else [gr.update()] * 4))
+            last = turn
+        conv.turns.append(turn)
+        yield chat_messages(conv.turns), None, sources_html(conv.turns), conv, *([gr.update()] * 4)
+    except Exception as e:  # noqa: BLE001 - the UI boundary: nothing reaches the user raw
+        if not isinstance(e, LectureLensError):
+            log.exception("chat handler failed on %r", text)
+        conv.turns.append(failed(turn, e))
+        yield chat_messages(conv.turns), keep, sources_html(conv.turns), conv, *_hidden()
+
+
+def on_clear() -> tuple[Any, ...]:
+    """The chat's Clear button: a new conversation, an empty sources panel, the viewer hidden."""
+    return Conversation(), sources_html([]), *_hidden()
+
+
+def build_app(services: Services, *, answer_fn: AnswerFn | None = None,
+              pause_s: float = STREAM_PAUSE_S) -> gr.Blocks:
+    """The LectureLens chat: overview, chat column (text + image, filters) and a sources panel + viewer."""
+    served = frozenset(served_paths(services))
     # Indexed files are served in place: no copy of a lecture video into Gradio's cache per click.
-    gr.set_static_paths(served)
+    gr.set_static_paths(sorted(served))
+    mode = _mode_line(services)
+    try:
+        overview, examples = overview_markdown(services, mode), example_questions(services)
+        choices = [(e.get("title") or rel, rel) for rel, e in sorted(_entries(services).items())]
+    except Exception:  # noqa: BLE001 - the overview must never keep the chat from starting
+        log.exception("course overview failed")
+        overview, examples, choices = mode, [], []
 
-    def respond(message, history) -> Iterator[tuple[Any, Any, Any]]:
-        text, image = _question(message)
-        if not text and not image:
-            yield history, gr.update(), gr.update()
-            return
-        history = list(history or [])
-        if image:
-            history.append({"role": "user", "content": {"path": image}})
-        if text:
-            history.append({"role": "user", "content": text})
-        yield history + [{"role": "assistant", "content": "*Searching the course…*"}], None, gr.update()
-        data = Path(image).read_bytes() if image else None
-        mime = (mimetypes.guess_type(image)[0] or "image/jpeg") if image else "image/jpeg"
+    def on_message(message, conv, sources, kinds):
+        yield from respond(services, message, conv, sources, kinds, answer_fn=answer_fn, pause_s=pause_s)
+
+    def on_open(conv: Conversation | None, evt: gr.EventData):
         try:
-            ans = answer_fn(services, text or None, data, image_mime=mime)
-        except LectureLensError as e:  # the UI handler is a boundary: show the remedy, keep the session
-            yield history + [{"role": "assistant", "content": f"⚠️ {e}"}], None, []
-            return
-        yield history + [{"role": "assistant", "content": _render(ans)}], None, list(ans.citations)
+            ref = getattr(evt, "ref", None) or ""
+            return open_source(services, served, (conv or Conversation()).source(ref))
+        except Exception:  # noqa: BLE001 - a boundary
+            log.exception("opening a source failed")
+            return ("*This source could not be opened. Ask again, or re-run `lecturelens ingest`.*",
+                    *_hidden()[1:])
 
-    with gr.Blocks(title="LectureLens", fill_height=True) as demo:
-        gr.Markdown(
-            "# LectureLens\nAsk about the course: every answer cites lecture moments and slide pages."
-        )
-        gr.Markdown(_mode_line(services), elem_id="ll-status")
-        cites = gr.State([])
+    with gr.Blocks(title="LectureLens", fill_height=True, analytics_enabled=False) as demo:
+        gr.Markdown("# LectureLens\nAsk about the course: every answer cites lecture moments and slide pages.")
+        gr.Markdown(mode, elem_id="ll-status")
+        conv = gr.State(Conversation())
+        with gr.Accordion("Course overview", open=False, elem_id="ll-overview"):
+            gr.Markdown(overview)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 chat = gr.Chatbot(label="Chat", height=520, elem_id="ll-chat", buttons=["copy"])
                 box = gr.MultimodalTextbox(
                     placeholder="Ask a question, or attach a photo of a slide…",
-                    file_types=["image"],
-                    file_count="single",
-                    sources=["upload"],
-                    show_label=False,
-                    elem_id="ll-ask",
+                    file_types=None,  # every file reaches our checks, which say what is wrong with it
+                    file_count="single", sources=["upload"], show_label=False, elem_id="ll-ask",
                     submit_btn=True,
                 )
+                if examples:
+                    gr.Examples([{"text": q, "files": []} for q in examples], inputs=box,
+                                label="Try asking", elem_id="ll-examples")
+                with gr.Accordion("Filters", open=False, elem_id="ll-filters"):
+                    only = gr.Dropdown(choices=choices, multiselect=True, label="Only these lectures/decks",
+                                       elem_id="ll-only")
+                    kinds = gr.CheckboxGroup(choices=KINDS, label="Only these kinds (none ticked: all)",
+                                             elem_id="ll-kinds")
             with gr.Column(scale=2, elem_id="ll-sources"):
-                gr.Markdown("### Sources")
-
-                @gr.render(inputs=cites)
-                def _sources(items: list[Citation]) -> None:
-                    if not items:
-                        gr.Markdown(_NO_SOURCES)
-                        return
-                    for c in items:
-                        btn = gr.Button(_button_text(c), size="sm", elem_classes=["ll-cite"])
-                        btn.click(functools.partial(_open, services, frozenset(served), c), None, viewer)
-
                 caption = gr.Markdown(elem_id="ll-caption")
-                video = gr.Video(
-                    visible=False, autoplay=True, interactive=False, label="Lecture", elem_id="ll-video"
-                )
+                video = gr.Video(visible=False, autoplay=True, interactive=False, label="Lecture",
+                                 elem_id="ll-video", buttons=["download"])
                 # Plain <audio> player: the waveform one drops a playback_position sent with a new file.
-                audio = gr.Audio(
-                    visible=False,
-                    autoplay=True,
-                    interactive=False,
-                    label="Audio",
-                    elem_id="ll-audio",
-                    waveform_options=gr.WaveformOptions(show_recording_waveform=False),
-                )
-                page = gr.Image(
-                    visible=False, interactive=False, label="Page", elem_id="ll-page", type="filepath"
-                )
-                viewer = [caption, video, audio, page]
-        box.submit(respond, [box, chat], [chat, box, cites])
+                audio = gr.Audio(visible=False, autoplay=True, interactive=False, label="Audio",
+                                 elem_id="ll-audio", buttons=["download"],
+                                 waveform_options=gr.WaveformOptions(show_recording_waveform=False))
+                page = gr.Image(visible=False, interactive=False, label="Page", elem_id="ll-page",
+                                type="filepath", buttons=["fullscreen", "download"])
+                # Below the player, so the player stays in view when a long list of sources is clicked.
+                gr.Markdown("### Sources")
+                panel = gr.HTML(sources_html([]), elem_id="ll-sources-list", js_on_load=_SOURCES_JS)
+        viewer = [caption, video, audio, page]
+        box.submit(on_message, [box, conv, only, kinds], [chat, box, panel, conv, *viewer], api_name="ask",
+                   concurrency_limit=4)
+        panel.click(on_open, [conv], viewer, api_visibility="private")
+        chat.clear(on_clear, None, [conv, panel, *viewer], api_visibility="private")
     return demo
 
 
-def serve(
-    services: Services,
-    host: str = "127.0.0.1",
-    port: int = 7860,
-    *,
-    answer_fn: AnswerFn | None = None,
-    block: bool = True,
-) -> gr.Blocks:
+def _entries(services: Services) -> dict[str, dict[str, Any]]:
+    from ingest.sources import Manifest
+
+    return Manifest(services.index_dir).sources
+
+
+def parse_auth(auth: str | None) -> tuple[str, str] | None:
+    """`user:password` → (user, password); ConfigError when malformed."""
+    if not auth:
+        return None
+    user, sep, password = auth.partition(":")
+    if not sep or not user or not password:
+        raise ConfigError("--auth (or LECTURELENS_UI__AUTH) must look like user:password, both non-empty.")
+    return user, password
+
+
+def check_bind(host: str, auth: tuple[str, str] | None) -> str | None:
+    """Refuse a network-reachable bind without a password; the warning to print when it is allowed."""
+    if host in LOOPBACK or host.startswith("127."):
+        return None
+    if auth is None:
+        raise ConfigError(
+            f"Refusing to serve the course on {host}: that address is reachable from other machines and "
+            "the chat would be open to anyone there. Add --auth user:password (or set LECTURELENS_UI__AUTH), "
+            "or bind 127.0.0.1.")
+    return (f"Warning: serving on {host} — anyone on the network who knows the password can read the "
+            "indexed course material. Traffic is plain HTTP: put it behind an HTTPS proxy for the open internet.")
+
+
+def serve(services: Services, host: str = "127.0.0.1", port: int = 7860, *, auth: str | None = None,
+          answer_fn: AnswerFn | None = None, block: bool = True, pause_s: float = STREAM_PAUSE_S) -> gr.Blocks:
     """Serve the chat UI on host:port (127.0.0.1 by default: course material stays on this machine).
 
-    `block=False` returns the running app at once (tests; close it with `.close()`).
-    """
-    demo = build_app(services, answer_fn=answer_fn)
-    # Gradio 6 takes css at launch. allowed_paths: gr.Video checks a returned file against them.
-    demo.queue().launch(
-        server_name=host,
-        server_port=port,
-        allowed_paths=served_paths(services),
-        css=_CSS,
-        show_error=True,
-        prevent_thread_lock=not block,
-        quiet=not block,
+    `block=False` returns the running app at once (tests; close it with `.close()`)."""
+    from rag.uploads import DEFAULT_LIMITS
+
+    credentials = parse_auth(auth)
+    warning = check_bind(host, credentials)
+    if warning:
+        print(warning, file=sys.stderr)
+    demo = build_app(services, answer_fn=answer_fn, pause_s=pause_s)
+    demo.queue(default_concurrency_limit=4).launch(
+        server_name=host, server_port=port, auth=credentials, share=False,
+        allowed_paths=served_paths(services),  # gr.Video checks a returned file against them
+        css=_CSS, head=_HEAD, show_error=False, prevent_thread_lock=not block, quiet=not block,
+        # Bigger than the upload check's own limit, so an oversized photo gets its friendly message.
+        max_file_size=4 * DEFAULT_LIMITS.max_bytes,
+        footer_links=["settings"],  # no API page link, no run history synced to outside services
+        run_history=False, enable_monitoring=False, mcp_server=False, pwa=False,
     )
     return demo

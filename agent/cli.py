@@ -20,6 +20,7 @@ def ask(question, image, index_dir, as_json):
     """Ask a question about the course; the answer cites lecture moments and pages."""
     from agent.answer import answer_json
     from agent.answer import ask as ask_fn
+    from agent.moments import localize
     from agent.offline import OFFLINE_LABEL
     from rag.factory import build
     from rag.uploads import load_image
@@ -31,6 +32,8 @@ def ask(question, image, index_dir, as_json):
         services = build(settings_from(index_dir))
         ans = ask_fn(services, question, upload.data if upload else None,
                      image_mime=upload.mime if upload else "image/jpeg")
+        # Each lecture citation names the slide on screen at its cited sentence, not the segment's.
+        ans, _ = localize(ans, services.retriever.alignment, question or "")
     except LectureLensError as e:
         fail(e, as_json)
     if as_json:
@@ -44,20 +47,25 @@ def ask(question, image, index_dir, as_json):
 
 
 @click.command()
-@click.option("--host", default=None, help="Bind address (default 127.0.0.1).")
+@click.option("--host", default=None, help="Bind address (default 127.0.0.1). Any other address needs --auth.")
 @click.option("--port", type=int, default=None, help="Port (default 7860).")
+@click.option("--auth", default=None, metavar="USER:PASSWORD",
+              help="Require this login (default: LECTURELENS_UI__AUTH). Required for a non-loopback --host.")
 @index_option
-def chat(host, port, index_dir):
+def chat(host, port, auth, index_dir):
     """Serve the chat UI (Gradio) on 127.0.0.1:7860."""
-    from agent.app import serve
+    from agent.app import check_bind, parse_auth, serve
     from rag.factory import build
 
     try:
         settings = settings_from(index_dir)
+        host = host or settings.ui.host
+        auth = auth or (settings.ui.auth.get_secret_value() if settings.ui.auth else None)
+        check_bind(host, parse_auth(auth))  # before building anything: a refused bind fails at once
         services = build(settings)
     except LectureLensError as e:
         fail(e)
-    serve(services, host=host or settings.ui.host, port=port or settings.ui.port)
+    serve(services, host=host, port=port or settings.ui.port, auth=auth)
 
 
 def register(cli: click.Group) -> None:

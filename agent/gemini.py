@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rag.settings import Settings
@@ -24,12 +25,14 @@ def make_chat_model(settings: Settings) -> Any:
     )
 
 
-def run_agent(chat_model: Any, tools: list, question: str) -> str:
-    """Run the tool-calling loop and return the model's final text."""
+def run_agent(chat_model: Any, tools: list, question: str, history: Sequence[tuple[str, str]] = ()) -> str:
+    """Run the tool-calling loop and return the model's final text; `history` holds the chat's earlier
+    (question, answer) pairs, so a follow-up ("and the next slide?") is read in context."""
     from langchain.agents import create_agent
 
     agent = create_agent(model=chat_model, tools=tools, system_prompt=SYSTEM_PROMPT)
-    state = agent.invoke({"messages": [{"role": "user", "content": question}]})
+    messages = [m for q, a in history for m in ({"role": "user", "content": q}, {"role": "assistant", "content": a})]
+    state = agent.invoke({"messages": [*messages, {"role": "user", "content": question}]})
     final = state["messages"][-1]
     content = final.content
     if isinstance(content, list):  # content blocks

@@ -54,6 +54,15 @@ class SegmentSlides(_Frozen):
     slide: SlideRef | None = Field(None, description="The page on screen longest in the segment, or None.")
     keyframes: tuple[KeyframeSlide, ...] = ()
 
+    def slide_at(self, t: float) -> SlideRef | None:
+        """The page on screen at second `t`: the slide of the keyframe stretch holding `t` (None for a
+        camera shot, a keyframe with no slide); the segment's slide when it has no keyframes."""
+        if not self.keyframes:
+            return self.slide
+        frames = sorted(self.keyframes, key=lambda k: k.start)
+        started = [k for k in frames if k.start - 1e-3 <= t]
+        return (started[-1] if started else frames[0]).slide
+
     def spans_showing(self, source: str, page: int) -> list[tuple[float, float]]:
         """Stretches of this segment where that page is on screen, merged, in time order."""
         out: list[tuple[float, float]] = []

@@ -58,6 +58,9 @@ class StoreSettings(BaseModel):
 class UISettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address the chat UI binds.")
     port: int = Field(7860, description="Port the chat UI binds.")
+    auth: SecretStr | None = Field(
+        None, description="user:password required by the chat UI; needed to bind a non-loopback host. "
+        "Set it from the environment (LECTURELENS_UI__AUTH), not in a shared config file.")
 
 
 class Settings(BaseSettings):

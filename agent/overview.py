@@ -1,0 +1,102 @@
+"""The course overview shown above the chat: what is indexed, how, and what to ask."""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+from typing import Any
+
+from ingest.sources import Manifest
+from rag.citations import clock
+
+_KIND = {"video": "Lecture", "pdf": "Slides", "audio": "Audio"}
+_TITLE = re.compile(r"^[A-Za-z][\w\s\-–'’,:()/&]{3,60}$")
+
+
+def _words_from(e: dict[str, Any]) -> str:
+    if e.get("kind") == "pdf":
+        return "page text"
+    if e.get("machine_transcript") or e.get("transcript") == "machine":
+        return "machine transcript"
+    if e.get("has_captions"):
+        return "captions"
+    return "none (on-screen text only)"
+
+
+def _length(e: dict[str, Any]) -> str:
+    if e.get("kind") == "pdf":
+        return f"{e.get('page_count') or '?'} pages"
+    return clock(e["duration_s"]) if e.get("duration_s") else "?"
+
+
+def page_title(text: str) -> str:
+    """A slide's title: the line just above its first bullet (diagram labels come first in the text
+    layer), else its first line that reads like a title."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for i, ln in enumerate(lines):
+        if ln.startswith("•") and i > 0 and _TITLE.match(lines[i - 1]):
+            return lines[i - 1]
+    return next((ln for ln in lines if _TITLE.match(ln) and len(ln.split()) >= 2 and ln[0].isupper()), "")
+
+
+def example_questions(services: Any, n: int = 4) -> list[str]:
+    """Questions made from the course itself: titles of deck pages, else lecture titles."""
+    titles: list[str] = []
+    store = getattr(services, "store", None)
+    entries = Manifest(services.index_dir).sources
+    if store is not None:
+        for rel, e in sorted(entries.items()):
+            if e.get("kind") != "pdf":
+                continue
+            for chunk in store.chunks_of(rel):
+                for text in chunk.page_texts[1:] if chunk.locator.first == 1 else chunk.page_texts:
+                    title = page_title(text)  # the title page is skipped: it names the course, not a topic
+                    if title and 1 <= len(title.split()) <= 6 and title.lower() not in {t.lower() for t in titles}:
+                        titles.append(title)
+    if len(titles) > n:  # spread over the deck(s), not the first pages only
+        titles = [titles[round(i * (len(titles) - 1) / (n - 1))] for i in range(n)]
+    questions = [f"What does the course say about {_lower(t.rstrip(':'))}?" for t in titles[:n]]
+    if not questions:
+        questions = [f"What is {e.get('title') or PurePosixPath(rel).stem} about?"
+                     for rel, e in sorted(entries.items())][:n]
+    return questions
+
+
+def _lower(title: str) -> str:
+    """"Gradient descent" → "gradient descent"; acronyms and names after the first word stay."""
+    first, _, rest = title.partition(" ")
+    first = first if first.isupper() and len(first) > 1 else first[:1].lower() + first[1:]
+    return f"{first} {rest}".strip()
+
+
+def overview_markdown(services: Any, mode_line: str) -> str:
+    """Markdown: counts, one row per source (length, where its words come from), mode, index, how to add."""
+    entries = Manifest(services.index_dir).sources
+    if not entries:
+        return (f"{mode_line}\n\n**The index at `{services.index_dir}` is empty.** Add material with "
+                "`lecturelens ingest COURSE_FOLDER --index " + str(services.index_dir) + "`, then restart "
+                "`lecturelens chat`.")
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for rel, e in sorted(entries.items()):
+        by_kind.setdefault(e.get("kind", "?"), []).append({**e, "rel": rel})
+    counts = []
+    for kind, noun in (("video", "lecture"), ("pdf", "slide deck"), ("audio", "audio file")):
+        items = by_kind.get(kind, [])
+        if not items:
+            continue
+        size = (f"{sum(i.get('page_count') or 0 for i in items)} pages" if kind == "pdf"
+                else clock(sum(i.get("duration_s") or 0 for i in items)))
+        counts.append(f"{len(items)} {noun}{'s' if len(items) != 1 else ''} ({size})")
+    rows = ["| | title | file | length | words from |", "|---|---|---|---|---|"]
+    for kind in ("video", "pdf", "audio"):
+        for i in by_kind.get(kind, []):
+            rows.append(f"| {_KIND[kind]} | {i.get('title') or ''} | `{i['rel']}` | {_length(i)} | {_words_from(i)} |")
+    return "\n".join([
+        f"{mode_line}\n",
+        f"**Indexed:** {', '.join(counts)} · index `{services.index_dir}`\n",
+        *rows,
+        "",
+        "**Add material:** put the files in the course folder and run "
+        f"`lecturelens ingest COURSE_FOLDER --index {services.index_dir}` (only new or changed files are "
+        "processed), then restart `lecturelens chat`. Files cannot be added from this page.",
+    ])

@@ -1,0 +1,112 @@
+"""What the chat UI shows, as text: chat messages with clickable [S n] markers, and the sources panel.
+
+Markers and source buttons carry a key (`t<turn>:S<n>`); one click listener (app.py) opens that source,
+so the sources of every earlier answer stay clickable, not just the latest.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import PurePosixPath
+from urllib.parse import quote
+
+from agent.conversation import Source, Turn
+from agent.offline import OFFLINE_LABEL
+from rag.citations import clock
+from rag.types import TimeSpan
+
+SEARCHING = "*Searching the course…*"
+DECLINE_HINT = ("Sorry, I couldn't find this in the course, so I won't guess. "
+                "Try other words, or ask about a topic from the lectures or slides.")
+NO_SOURCES = ("<p class='ll-empty'><em>The places each answer cites appear here. Click one (or an [S n] "
+              "marker in the answer) to play the lecture at that sentence or see the page.</em></p>")
+_MARK = re.compile(r"\[(S\d+)\]")
+
+
+def icon(s: Source) -> str:
+    # Plain glyphs: emoji fonts are not everywhere.
+    return "▶" if isinstance(s.citation.locator, TimeSpan) else "▤"
+
+
+def button_text(s: Source) -> str:
+    return f"{icon(s)} [{s.citation.label}] {s.citation.display}"
+
+
+def _linked(text: str, turn: Turn) -> str:
+    """`[S1]` → a link the page script turns into a click on that source (only labels that resolved)."""
+    keys = {s.citation.label: s.key for s in turn.sources}
+
+    def link(m: re.Match[str]) -> str:
+        key = keys.get(m.group(1))
+        return f"[\\[{m.group(1)}\\]](#ll-open-{key.replace(':', '-')})" if key else m.group(0)
+
+    return _MARK.sub(link, text)
+
+
+def assistant_markdown(turn: Turn) -> str:
+    """The assistant's chat message for one turn."""
+    if turn.error:
+        return f"⚠️ {turn.text}"
+    if not turn.text and not turn.done:
+        return SEARCHING
+    if turn.declined:
+        return f"**Not in this course.** {turn.text if turn.sources else DECLINE_HINT}"
+    parts = [f"*{OFFLINE_LABEL}*"] if turn.mode == "offline" else []
+    if turn.query != turn.question and turn.question:
+        parts.append(f"*Follow-up, searched as: “{turn.query}”*")
+    parts.append(_linked(turn.text, turn) + ("" if turn.done else " …"))
+    return "\n\n".join(parts)
+
+
+def chat_messages(turns: list[Turn]) -> list[dict]:
+    """The Chatbot's messages (Gradio's messages format) for a conversation."""
+    out: list[dict] = []
+    for t in turns:
+        if t.image_path:
+            out.append({"role": "user", "content": {"path": t.image_path}})
+        if t.question:
+            out.append({"role": "user", "content": t.question})
+        out.append({"role": "assistant", "content": assistant_markdown(t)})
+    return out
+
+
+def file_url(path: str) -> str:
+    """URL of a file Gradio serves from a static path (relative, so it works under a root path)."""
+    return "gradio_api/file=" + quote(path)
+
+
+def _entry(s: Source, full: bool) -> str:
+    key = html.escape(s.key)
+    parts = [f"<button class='ll-cite' data-ll-open='{key}' id='ll-src-{key.replace(':', '-')}'>"
+             f"{html.escape(button_text(s))}</button>"]
+    if full:
+        notes = []
+        if s.play_s is not None:
+            notes.append(f"plays from {clock(s.play_s)}")
+        if s.citation.kind == "video" and isinstance(s.citation.locator, TimeSpan) and s.citation.slide is None:
+            notes.append("no slide on screen")
+        if s.machine_transcript:
+            notes.append("words from a machine transcript (no caption file): may contain errors")
+        thumb = (f"<img class='ll-thumb' alt='' loading='lazy' src='{html.escape(file_url(s.thumb))}'>"
+                 if s.thumb else "")
+        note = f"<div class='ll-note'>{html.escape(' · '.join(notes))}</div>" if notes else ""
+        quote_ = f"<blockquote>{html.escape(s.preview)}</blockquote>" if s.preview else ""
+        parts.append(f"<div class='ll-preview'>{thumb}<div>{note}{quote_}</div></div>")
+    return "<div class='ll-source'>" + "".join(parts) + "</div>"
+
+
+def sources_html(turns: list[Turn]) -> str:
+    """Every answer's sources, the latest first and open with previews; earlier ones folded."""
+    groups = []
+    latest = True
+    for t in reversed(turns):
+        if not t.sources:
+            continue
+        asked = t.question or (f"photo {PurePosixPath(t.image_name).name}" if t.image_name else "photo")
+        title = html.escape(asked if len(asked) <= 70 else asked[:67] + "…")
+        body = "".join(_entry(s, full=latest) for s in t.sources)
+        groups.append(f"<details class='ll-group' {'open' if latest else ''}>"
+                      f"<summary>Answer {t.sources[0].turn}: {title}</summary>{body}</details>")
+        latest = False
+    return "".join(groups) or NO_SOURCES
