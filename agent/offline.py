@@ -52,8 +52,9 @@ def _title_case(text: str) -> bool:
 def _formula(text: str) -> bool:
     """A definition written as a formula ("Precision = TP / (TP + FP)"), not a plot label ("T = mean")."""
     left, eq, right = text.partition("=")
-    return bool(eq) and bool(right.strip()) and len(_ALPHA.findall(left + right)) >= 2 \
-        and any(len(w) >= 3 for w in _ALPHA.findall(left))
+    named = any(len(w) >= 3 for w in _ALPHA.findall(left))
+    numbers = any(re.fullmatch(r"[-−+]?[\d.,%]+", t) for t in left.split())  # tick values glued to a label
+    return bool(eq) and bool(right.strip()) and named and not numbers and len(_ALPHA.findall(left + right)) >= 2
 
 
 def slide_units(text: str) -> list[Unit]:

@@ -87,3 +87,4 @@ def test_formulas_that_define_stay_and_every_page_title_goes():
                 "Return G = r1 + γ r2 + γ² r3"
     texts = [u.text for u in slide_units(two_pages)]
     assert texts == ["Precision = TP / (TP + FP)", "Return G = r1 + γ r2 + γ² r3"]
+    assert slide_units("Values\n0.43 0.48 0.81 0.90 state values V(s), gamma = 0.9") == []
