@@ -120,11 +120,18 @@ class Evidence:
 
     def __init__(self, texts: Iterable[str]):
         self.seqs: list[list[str]] = []
+        self.raw: list[str] = []
         for t in texts:
+            self.raw.append(unicodedata.normalize("NFKC", t).lower())
             words = [p for w in _WORD.findall(unicodedata.normalize("NFKC", t)) for p in re.split(r"[-'’]", w) if p]
             self.seqs.append([fold(w) for w in words if w.lower() not in STOPWORDS])
         self.vocab = {w for s in self.seqs for w in s}
         self.glued = {s[i] + s[i + 1] for s in self.seqs for i in range(len(s) - 1)}
+
+    def has_text(self, words: str) -> bool:
+        """The words as written (case-insensitive, whole words), e.g. "IS-IS"."""
+        pattern = re.compile(r"(?<![\w-])" + re.escape(words.lower()) + r"(?![\w-])")
+        return any(pattern.search(t) for t in self.raw)
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - one Evidence lives for one question
     def has_word(self, w: str) -> bool:
@@ -158,24 +165,31 @@ class Missing:
 
     word: str  # as asked ("Gibbs", "ADD-PATH", "rejection")
     term: str  # the term it belongs to ("Gibbs sampling")
-    named: bool
+    named: bool  # a name or acronym, or a compound of three words or more: missing it declines outright
     zipf: float
-    phrase: bool = False  # a named compound whose parts are there, but never together
+    phrase: bool = False  # a compound whose parts are there, but never together
 
 
 def missing_words(question: str, evidence: Evidence) -> list[Missing]:
     """The question's distinctive words the evidence does not have; a named hyphenated compound
-    ("ADD-PATH", "E-value") must be there as a compound, not as two stray words."""
+    ("ADD-PATH", "E-value") or one of three words or more ("leave-one-out") must be there as a compound,
+    not as stray words."""
     out = []
     for t in question_terms(question):
         for word, named, z in zip(t.words, t.names, t.zipfs, strict=True):
-            parts = [fold(p) for p in re.split(r"[-'’]", word) if p]
+            pieces = [p for p in re.split(r"[-'’]", word) if p]
+            parts = [fold(p) for p in pieces if p.lower() not in STOPWORDS]  # evidence keeps no stopwords
+            compound = len(pieces) > 2 or named and len(pieces) > 1
+            if not parts:  # a compound of stopwords ("IS-IS"): look for it as written
+                if named and not evidence.has_text(word):
+                    out.append(Missing(word, t.text, True, z, phrase=True))
+                continue
             lacking = [p for p in parts if not evidence.has_word(p)]
             if lacking:
-                out.append(Missing(word, t.text, named, z))
-            elif named and len(parts) > 1 and not _PRODUCTIVE & set(word.lower().split("-")) \
+                out.append(Missing(word, t.text, named or len(pieces) > 2, z))
+            elif compound and not _PRODUCTIVE & set(word.lower().split("-")) \
                     and not evidence.has_phrase(parts, slack=0):
-                out.append(Missing(word, t.text, named, z, phrase=True))
+                out.append(Missing(word, t.text, True, z, phrase=True))
     return out
 
 
@@ -218,8 +232,11 @@ class WordSimilarity:
         return np.stack([self._cache[w] for w in words]) if words else np.zeros((0, 1), dtype=np.float32)
 
     def best(self, word: str, candidates: Sequence[str]) -> float:
-        """The highest cosine between `word` and any candidate (0 without candidates)."""
-        cands = [c for c in dict.fromkeys(candidates) if c != word]
+        """The highest cosine between `word` and any candidate (0 without candidates). A candidate that
+        is part of the word or contains it ("route" in "reroute", "sam" in "samtools") is a relative,
+        not a synonym: the word is another term built on it."""
+        root = fold(word)
+        cands = [c for c in dict.fromkeys(candidates) if fold(c) not in root and root not in fold(c)]
         if not cands:
             return 0.0
         v = self._vectors([word, *cands])

@@ -82,3 +82,16 @@ def test_words_read_from_a_picture_skip_the_term_test():
     ocr = "Importance sampling Pxrqeto-k diagnostic weights"
     assert assess(ocr, _hits(SAMPLING, dense=0.6), terms=False).answerable
     assert not assess(ocr, _hits(SAMPLING, dense=0.6), similarity=FakeSimilarity()).answerable
+
+
+def test_long_compounds_are_terms_and_relatives_are_not_synonyms():
+    ev = Evidence(["Cross-validation predictive checking: leave out a group, predict it, repeat for one group"])
+    gone = missing_words("How does leave-one-out cross-validation estimate accuracy?", ev)
+    assert [(m.word, m.named, m.phrase) for m in gone] == [("leave-one-out", True, True)]
+    sim = FakeSimilarity()
+    sim.GROUPS = [{"reroute", "route", "routes"}]  # related forms embed close together ...
+    assert sim.best("reroute", ["route", "routes", "mesh"]) < 0.5  # ... but a relative is not a synonym
+    assert sim.best("downsides", ["drawbacks"]) == 0.0  # (this table has no such group)
+    assert [m.word for m in missing_words("How does IS-IS flood packets?", Evidence(["OSPF floods packets"]))] \
+        == ["IS-IS"]
+    assert missing_words("How does IS-IS flood packets?", Evidence(["IS-IS and OSPF flood packets"])) == []
