@@ -45,7 +45,7 @@ def ask(services: Services, question: str | None = None, image: bytes | ImageUpl
     if mode == "gemini":
         return _gemini(services, q, hits, chat_model, history)
     labelled = evidence_labels(hits)
-    text = compose(result.words, hits, list(labelled))
+    text = compose(result.words, hits, list(labelled), weight=services.retriever.idf, image=q.image is not None)
     clean, citations = resolve(text, labelled)
     if not citations:  # an answer no retrieved place supports is never shown as an answer
         return Answer(text=DECLINE, mode="offline", declined=True, hits=tuple(hits))

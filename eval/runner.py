@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from rag.factory import Services
     from rag.retrieval import SearchResult
 
-HIT_KEYS = ("rank", "source", "kind", "start", "end", "pages", "score", "display")
+HIT_KEYS = ("rank", "source", "kind", "start", "end", "pages", "score", "display", "moment")
 
 
 @dataclass

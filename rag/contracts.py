@@ -30,7 +30,9 @@ def hit_json(rank: int, hit: Hit) -> dict[str, Any]:
     """One hit in the `search --json` contract."""
     loc = hit.locator
     out = {"rank": rank, "source": hit.chunk.source, "kind": hit.chunk.kind, **locator_json(loc),
-           "score": round(hit.score, 4), "display": display(hit.chunk, loc), "text": hit.chunk.text[:500]}
+           "score": round(hit.score, 4), "display": display(hit.chunk, loc), "text": hit.chunk.text[:500],
+           # video/audio: the caption cue(s) inside [start, end] that best support the query (play from here)
+           "moment": {"start": round(hit.moment.start_s, 3), "end": round(hit.moment.end_s, 3)} if hit.moment else None}
     if hit.chunk.slide is not None:
         out["slide"] = slide_json(hit.chunk.slide)
     if hit.chunk.transcript is not None:
@@ -50,6 +52,8 @@ def answer_json(ans: Answer) -> dict[str, Any]:
             "end": loc.end_s if isinstance(loc, TimeSpan) else None,
             "pages": list(range(loc.first, loc.last + 1)) if isinstance(loc, PageSpan) else None,
             "display": c.display}
+        if c.segment is not None:  # start/end are the cited sentence(s); this is the retrieved segment
+            item["segment"] = {"start": c.segment.start_s, "end": c.segment.end_s}
         if c.slide is not None:
             item["slide"] = slide_json(c.slide)
         if c.transcript is not None:

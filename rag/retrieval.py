@@ -14,9 +14,10 @@ from rag.fusion import Channel, Fused, Ranked, fuse
 from rag.image_query import ImageMatches, ImageSearch, match_image, ocr_sized
 from rag.lexical import tokens
 from rag.lexical_index import LexicalIndex, ViewRow
+from rag.moments import moment
 from rag.settings import RetrievalSettings
 from rag.store import ChromaStore, StoredView
-from rag.types import Chunk, Hit, ImageText, Locator, PageSpan, SourceKind
+from rag.types import Chunk, Hit, ImageText, Locator, PageSpan, SourceKind, TimeSpan
 
 __all__ = ["ImageSearch", "ImageText", "Query", "Retriever", "SearchResult"]
 
@@ -176,7 +177,16 @@ class Retriever:
         hits = collapse(hits)
         if q.image is not None:
             hits = moments_before_pages(hits)
-        return SearchResult(q, hits[:k], image_words)
+        return SearchResult(q, [self._with_moment(h, words) for h in hits[:k]], image_words)
+
+    def _with_moment(self, hit: Hit, words: str) -> Hit:
+        """A video/audio hit with its sentence-level moment: where the picture of an image query is on
+        screen, else the caption cue(s) that best support the query's words."""
+        if not isinstance(hit.chunk.locator, TimeSpan):
+            return hit
+        shown = hit.refined if hit.image_rank is not None and isinstance(hit.refined, TimeSpan) else None
+        found = shown or moment(hit.chunk, words, self.idf)
+        return hit.model_copy(update={"moment": found})
 
     def _hit(self, f: Fused, seen: dict[str, StoredView], words: str, image: ImageMatches) -> Hit:
         views = [seen[vid] for vid in f.views]

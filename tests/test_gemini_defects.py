@@ -293,3 +293,21 @@ def test_chat_errors_reach_the_ui_as_the_remedy(tiny, fake_gemini):
     shown = outs[-1][0][-1]["content"]
     assert "HTTP 429" in shown and "lower gemini.concurrency" in shown and "could not answer" in shown
     assert "Traceback" not in shown and KEY not in shown
+
+
+def test_one_provider_gives_embedding_and_chat_the_same_version_and_retries(fake_gemini):
+    settings = GeminiSettings(base_url=fake_gemini.url, api_version="v1alpha", retries=2,
+                              retry_initial_s=0.01, retry_max_s=0.02)
+    provider = GeminiProvider(settings, SecretStr(KEY))
+    emb = GeminiEmbedder(settings, SecretStr(KEY), gemini=provider)
+    chat = provider.chat_model()
+    fake_gemini.fail_next(503, times=2)
+    emb.embed_documents([EmbedItem(text="x")])
+    fake_gemini.fail_next(503, times=2)
+    chat.invoke("hello")
+    by_action = {}
+    for r in fake_gemini.requests:
+        by_action.setdefault(r.action, []).append((r.path.split("/")[1], r.status))
+    assert by_action["batchEmbedContents"] == [("v1alpha", 503), ("v1alpha", 503), ("v1alpha", 200)]
+    assert by_action["generateContent"] == [("v1alpha", 503), ("v1alpha", 503), ("v1alpha", 200)]
+    assert emb._client is provider.client()  # one google-genai client for every embedding call
