@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from agent.offline import compose
@@ -19,11 +19,12 @@ DECLINE = "This is not covered in this course's material, as far as I can find."
 def ask(services: Services, question: str | None = None, image: bytes | None = None, *,
         image_mime: str = "image/jpeg", chat_model: Any = None, mode: str | None = None,
         sources: Sequence[str] | None = None, kinds: Sequence[SourceKind] | None = None,
-        history: Sequence[tuple[str, str]] = ()) -> Answer:
+        history: Sequence[tuple[str, str]] = (), on_token: Callable[[str], None] | None = None) -> Answer:
     """Answer one question (text, image, or both) from the course, with citations resolved by code.
 
     `sources`/`kinds` restrict the search; `history` holds earlier (question, answer) pairs of a chat,
-    which the Gemini agent reads (the offline answerer gets follow-ups already rewritten by the chat)."""
+    which the Gemini agent reads (the offline answerer gets follow-ups already rewritten by the chat);
+    `on_token` receives the Gemini answer's text as it streams."""
     mode = mode or ("gemini" if services.settings.resolved_provider() == "gemini" or chat_model else "offline")
     q = Query(text=question or None, image=image, image_mime=image_mime, sources=sources or None,
               kinds=kinds or None)
@@ -32,14 +33,15 @@ def ask(services: Services, question: str | None = None, image: bytes | None = N
     if not support.answerable:
         return Answer(text=DECLINE, mode=mode, declined=True, hits=tuple(hits))
     if mode == "gemini":
-        return _gemini(services, q, hits, chat_model, history)
+        return _gemini(services, q, hits, chat_model, history, on_token)
     labelled = evidence_labels(hits)
     text = compose(q.words() or "", hits, list(labelled))
     clean, citations = resolve(text, labelled)
     return Answer(text=clean, citations=tuple(citations), mode="offline", hits=tuple(hits))
 
 
-def _gemini(services: Services, q: Query, hits, chat_model: Any, history: Sequence[tuple[str, str]] = ()) -> Answer:
+def _gemini(services: Services, q: Query, hits, chat_model: Any, history: Sequence[tuple[str, str]] = (),
+            on_token: Callable[[str], None] | None = None) -> Answer:
     from agent.gemini import make_chat_model, run_agent
 
     book = EvidenceBook()
@@ -50,7 +52,7 @@ def _gemini(services: Services, q: Query, hits, chat_model: Any, history: Sequen
         prompt += "Places that match the uploaded picture:\n" + book.render(list(hits))
     model = chat_model or make_chat_model(services.settings)
     text = run_agent(model, make_tools(services.retriever, book, services.settings.retrieval.k), prompt,
-                     history=history)
+                     history=history, on_token=on_token)
     clean, citations = resolve(text, book.labelled)
     declined = not citations
     return Answer(text=clean or DECLINE, citations=tuple(citations),

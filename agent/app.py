@@ -224,13 +224,13 @@ def build_app(services: Services, *, answer_fn: AnswerFn | None = None,
                                              elem_id="ll-kinds")
             with gr.Column(scale=2, elem_id="ll-sources"):
                 caption = gr.Markdown(elem_id="ll-caption")
-                video = gr.Video(visible=False, autoplay=True, interactive=False, label="Lecture",
-                                 elem_id="ll-video", buttons=["download"])
+                video = gr.Video(visible=False, autoplay=True, interactive=False, label="Lecture", show_label=False,
+                                 elem_id="ll-video", buttons=["download"], height=300)
                 # Plain <audio> player: the waveform one drops a playback_position sent with a new file.
                 audio = gr.Audio(visible=False, autoplay=True, interactive=False, label="Audio",
                                  elem_id="ll-audio", buttons=["download"],
                                  waveform_options=gr.WaveformOptions(show_recording_waveform=False))
-                page = gr.Image(visible=False, interactive=False, label="Page", elem_id="ll-page",
+                page = gr.Image(visible=False, interactive=False, label="Page", elem_id="ll-page", height=240,
                                 type="filepath", buttons=["fullscreen", "download"])
                 # Below the player, so the player stays in view when a long list of sources is clicked.
                 gr.Markdown("### Sources")

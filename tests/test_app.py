@@ -246,6 +246,11 @@ def test_next_and_previous_slide_follow_the_last_cited_place(services):
     assert "Previous slide: ml_basics.pdf p. 4" in _assistant(prev[-1])
     # p. 4 is on screen in the lecture from 0:48: that moment is cited too
     assert any(s.citation.kind == "video" and s.play_s == 48.4 for s in prev[-1][3].turns[-1].sources)
+    conv = prev[-1][3]
+    for _ in range(4):  # back to p. 1, then off the front of the deck
+        conv = _run(services, {"text": "previous slide", "files": []}, conv)[-1][3]
+    assert "p. 1 was the first page of ml_basics.pdf, so there is no previous slide." in conv.turns[-1].text
+    assert not conv.turns[-1].declined and not conv.turns[-1].error
 
 
 def test_filters_reach_the_answerer(services):
