@@ -14,6 +14,7 @@ from ingest.extract import Extracted, ImageRecord
 from ingest.sources import Found, Manifest, content_hash, discover
 from rag.errors import IngestError, LectureLensError
 from rag.factory import Services
+from rag.ocr_cache import OCR_CACHE_DIR, OcrCache
 from rag.types import EmbedItem
 
 log = logging.getLogger(__name__)
@@ -33,18 +34,19 @@ class IngestReport:
     embedder: str = ""
     warnings: list[str] = field(default_factory=list)
     alignment: dict[str, Any] = field(default_factory=dict)  # slides <-> video pass (ingest/align.py)
+    ocr_cache: dict[str, int] = field(default_factory=dict)  # pictures read by OCR vs answered by the cache
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def extract(found: Found, services: Services, sha: str, progress: Callable[[int, int], None] | None = None
-            ) -> Extracted:
-    """Run the extractor for one file's kind."""
+def extract(found: Found, services: Services, sha: str, progress: Callable[[int, int], None] | None = None,
+            *, ocr: Callable[[bytes], str] | None = None) -> Extracted:
+    """Run the extractor for one file's kind (`ocr` overrides the retriever's OCR, e.g. a cached one)."""
     settings = services.settings.chunking
     media = services.media_dir
     multimodal = services.embedder.provider == "gemini"
-    ocr = services.retriever.image_text if settings.ocr else None
+    ocr = (ocr or services.retriever.image_text) if settings.ocr else None
     if found.kind == "pdf":
         from ingest.pdf import extract_pdf
 
@@ -80,13 +82,16 @@ def _forget(rel: str, entry: dict[str, Any] | None, services: Services, keep_med
 
 
 def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
-               progress: Callable[[int, int], None] | None = None) -> tuple[int, int, list[str]]:
+               progress: Callable[[int, int], None] | None = None, *, ocr_cache: OcrCache | None = None
+               ) -> tuple[int, int, list[str]]:
     """Extract, embed and store one source; the manifest entry is written last (commit point).
 
     Extraction and embedding (the parts that fail) run before the old version is removed, so a failing
     new version leaves the previous one searchable.
     """
-    ex = extract(found, services, sha, progress)
+    image_text = services.retriever.image_text
+    ocr = ocr_cache.wrap(image_text) if ocr_cache is not None and image_text is not None else None
+    ex = extract(found, services, sha, progress, ocr=ocr)
     items: list[EmbedItem] = []
     owners: list[tuple[int, int]] = []
     for ci, (_chunk, views) in enumerate(ex.chunks):
@@ -100,10 +105,9 @@ def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
     per_chunk: dict[int, list[tuple[int, list[float]]]] = {}
     for (ci, vi), vec in zip(owners, vectors, strict=True):
         per_chunk.setdefault(ci, []).append((vi, vec))
-    n_vectors = 0
-    for ci, pairs in per_chunk.items():
-        chunk, views = ex.chunks[ci]
-        n_vectors += services.store.add(chunk, [views[vi] for vi, _ in pairs], [v for _, v in pairs])
+    batch = [(ex.chunks[ci][0], [ex.chunks[ci][1][vi] for vi, _ in pairs], [v for _, v in pairs])
+             for ci, pairs in per_chunk.items()]
+    n_vectors = services.store.add_many(batch)
     keys = []
     for rec in ex.images:
         view_names = next((tuple(v.name for v in vs) for c, vs in ex.chunks if c.id == rec.chunk_id), ())
@@ -111,6 +115,8 @@ def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
         services.image_index.add(key, rec.path)
         keys.append(key)
     services.image_index.save()
+    if ocr_cache is not None:
+        ocr_cache.save()
     s = ex.source
     manifest.put(found.rel, {
         "sha256": sha, "kind": s.kind, "root": str(found.root), "path": str(found.path), "title": s.title,
@@ -144,6 +150,7 @@ def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[st
     t0 = time.perf_counter()
     report = IngestReport(embedder=services.embedder_label)
     manifest = Manifest(services.index_dir)
+    ocr_cache = OcrCache(services.index_dir / OCR_CACHE_DIR) if services.settings.chunking.ocr else None
     todo: list[Found] = []
     for p in paths:
         p = Path(p)
@@ -174,7 +181,8 @@ def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[st
                     continue
                 sub = bar.add_task(f"  {f.rel}", total=None)
                 chunks, vectors, warnings = ingest_one(
-                    f, sha, services, manifest, progress=lambda d, t, sub=sub: bar.update(sub, completed=d, total=t))
+                    f, sha, services, manifest, progress=lambda d, t, sub=sub: bar.update(sub, completed=d, total=t),
+                    ocr_cache=ocr_cache)
                 bar.remove_task(sub)
                 report.ingested.append(f.rel)
                 report.chunks += chunks
@@ -191,5 +199,8 @@ def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[st
             finally:
                 bar.advance(overall)
         _align(services, manifest, report, bar)
+    if ocr_cache is not None:
+        report.ocr_cache = ocr_cache.stats.to_json()
+    services.retriever.refresh()  # the lexical index on disk, so the next process loads instead of rebuilding
     report.seconds = round(time.perf_counter() - t0, 3)
     return report

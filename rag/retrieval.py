@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -9,10 +10,13 @@ from dataclasses import dataclass, field
 from rag.alignment import Alignment
 from rag.collapse import collapse, moments_before_pages
 from rag.embedders.base import Embedder
-from rag.lexical import BM25, tokens
+from rag.lexical import tokens
+from rag.lexical_index import LexicalIndex, ViewRow
 from rag.settings import RetrievalSettings
 from rag.store import ChromaStore, StoredView
 from rag.types import Hit, PageSpan, SlideRef, SourceKind, TimeSpan
+
+log = logging.getLogger(__name__)
 
 # (image bytes, n) -> [(vector id "<chunk_id>:<view>", score)] best first, only real matches.
 ImageSearch = Callable[[bytes, int], list[tuple[str, float]]]
@@ -67,15 +71,6 @@ class _Ranked:
     words: str = ""  # image queries: the text of the best verified match
 
 
-@dataclass
-class _Views:
-    lexical: BM25
-    texts: list[StoredView]  # views with text, in BM25 order
-    by_id: dict[str, StoredView]  # every view
-    by_chunk: dict[str, StoredView]  # one view per chunk (its `seg` view when it has one)
-    pages: dict[tuple[str, int], StoredView]  # (pdf source, page) -> its page view
-
-
 class Retriever:
     """Search one index. Thread-safe for concurrent queries (the lexical cache is locked)."""
 
@@ -91,41 +86,41 @@ class Retriever:
         self.alignment = alignment  # which deck page each video segment shows (None: no slides attached)
         self._lock = threading.Lock()
         self._lex_key: tuple[int, int] | None = None
-        self._lex: _Views | None = None
+        self._lex: LexicalIndex | None = None
 
     # -- candidates -------------------------------------------------------------------------
-    def _views(self) -> _Views:
+    def _views(self) -> LexicalIndex:
+        """The lexical index and view tables: loaded from <index>/lexical/ (memory-mapped) when it matches
+        the store, else rebuilt from every stored view and saved for the next process."""
         with self._lock:
-            key = (self.store.count(), self.store.version)
+            count = self.store.count()
+            key = (count, self.store.version)
             if self._lex is None or key != self._lex_key:
-                every = self.store.all_views()
-                texts = [v for v in every if v.text.strip()]
-                by_chunk: dict[str, StoredView] = {}
-                for v in every:
-                    if v.chunk.id not in by_chunk or v.view == "seg":
-                        by_chunk[v.chunk.id] = v
-                pages = {(v.chunk.source, v.page): v for v in every if v.page is not None}
-                self._lex = _Views(BM25([v.text for v in texts]), texts, {v.vector_id: v for v in every},
-                                   by_chunk, pages)
-                self._lex_key = key
+                lex = LexicalIndex.load(self.store.index_dir) if self._lex is None else None
+                if lex is None or lex.count != count:
+                    lex = LexicalIndex.build(self.store.all_views(), count)
+                    try:
+                        lex.save(self.store.index_dir)
+                    except OSError as e:  # a read-only index still answers, it rebuilds per process
+                        log.warning("could not save the lexical index in %s: %s", self.store.index_dir, e)
+                self._lex, self._lex_key = lex, key
             return self._lex
 
-    def _lexical_index(self) -> tuple[BM25, list[StoredView]]:
-        views = self._views()
-        return views.lexical, views.texts
+    def refresh(self) -> None:
+        """Bring the on-disk lexical index in line with the store (ingest calls this when it is done)."""
+        self._views()
 
     def idf(self, term: str) -> float:
         """How distinctive a query term is in this course (rare or absent terms weigh most)."""
-        bm25, _ = self._lexical_index()
-        return bm25.idf_of(term)
+        return self._views().idf_of(term)
 
     def views_by_id(self) -> dict[str, StoredView]:
-        """Every stored view by vector id."""
-        return dict(self._views().by_id)
+        """Every stored view by vector id (reads the whole store: for listings, not per query)."""
+        return {v.vector_id: v for v in self.store.all_views()}
 
     @staticmethod
-    def _allowed(v: StoredView, q: Query) -> bool:
-        return (not q.sources or v.chunk.source in q.sources) and (not q.kinds or v.chunk.kind in q.kinds)
+    def _allowed(r: ViewRow, q: Query) -> bool:
+        return (not q.sources or r.source in q.sources) and (not q.kinds or r.kind in q.kinds)
 
     @staticmethod
     def _where(q: Query) -> dict | None:
@@ -157,17 +152,16 @@ class Retriever:
         out = _Ranked()
         if not words.strip():
             return out
-        bm25, views = self._lexical_index()
         rank = 0
-        for i, score in bm25.top(words, n * 4):
-            v = views[i]
-            if not self._allowed(v, q):
+        for r, score in self._views().top(words, n * 4):
+            if not self._allowed(r, q):
                 continue
             rank += 1
-            seen.setdefault(v.vector_id, v)
-            out.ranks[v.vector_id], out.scores[v.vector_id] = rank, score
+            out.ranks[r.vector_id], out.scores[r.vector_id] = rank, score
             if rank >= n:
                 break
+        missing = [vid for vid in out.ranks if vid not in seen]
+        seen.update(self.store.get(missing))
         return out
 
     def _image(self, q: Query, n: int, seen: dict[str, StoredView]) -> _Ranked:
@@ -179,18 +173,18 @@ class Retriever:
         pages: dict[tuple[str, int], float] = {}  # deck page -> how surely the picture shows it
         direct: dict[str, list[str]] = {}  # video chunk id -> its matched keyframe views
         for vid, score in self.image_search(q.image, n * 2):
-            v = views.by_id.get(vid)
-            if v is None:
+            r = views.by_id.get(vid)
+            if r is None:
                 continue
             if not out.words:
-                out.words = self._words_of(v)
+                out.words = self._words_of(r)
             found[vid] = max(found.get(vid, 0.0), score)
-            if v.page is not None:
-                key = (v.chunk.source, v.page)
+            if r.page is not None:
+                key = (r.source, r.page)
                 pages[key] = max(pages.get(key, 0.0), score)
-            elif v.chunk.kind == "video":
-                direct.setdefault(v.chunk.id, []).append(v.view)
-                slide = self._keyframe_slide(v)
+            elif r.kind == "video":
+                direct.setdefault(r.chunk_id, []).append(r.view)
+                slide = self._keyframe_slide(r)
                 if slide is not None:  # a frame of a slide: its page is (nearly) as sure
                     key = (slide.source, slide.page)
                     pages[key] = max(pages.get(key, 0.0), score * slide.confidence)
@@ -201,28 +195,32 @@ class Retriever:
                 found[vid] = max(found.get(vid, 0.0), score)
         # Moments first, then the page they show: equal scores rank video before PDF.
         order = sorted(((vid, sc) for vid, sc in found.items() if self._allowed(views.by_id[vid], q)),
-                       key=lambda t: (-t[1], views.by_id[t[0]].chunk.kind == "pdf", t[0]))
-        for rank, (vid, score) in enumerate(order[:n], start=1):
-            seen.setdefault(vid, views.by_id[vid])
+                       key=lambda t: (-t[1], views.by_id[t[0]].kind == "pdf", t[0]))[:n]
+        fetched = self.store.get([vid for vid, _ in order if vid not in seen])
+        for rank, (vid, score) in enumerate(order, start=1):
+            if vid in fetched:
+                seen.setdefault(vid, fetched[vid])
             out.ranks[vid], out.scores[vid] = rank, round(score, 6)
         return out
 
-    def _words_of(self, v: StoredView) -> str:
+    def _words_of(self, r: ViewRow) -> str:
         """The words of a matched picture: a page's text, a keyframe's OCR, else its aligned page's text."""
-        if v.text.strip():
-            return v.text
-        slide = self._keyframe_slide(v) if v.chunk.kind == "video" else None
+        slide = self._keyframe_slide(r) if r.kind == "video" else None
         page = self._views().pages.get((slide.source, slide.page)) if slide is not None else None
-        return page.text if page is not None else ""
+        got = self.store.get([r.vector_id] + ([page.vector_id] if page is not None else []))
+        own = got.get(r.vector_id)
+        if own is not None and own.text.strip():
+            return own.text
+        return got[page.vector_id].text if page is not None and page.vector_id in got else ""
 
-    def _keyframe_slide(self, v: StoredView) -> SlideRef | None:
-        seg = self.alignment.get(v.chunk.id) if self.alignment is not None else None
+    def _keyframe_slide(self, r: ViewRow) -> SlideRef | None:
+        seg = self.alignment.get(r.chunk_id) if self.alignment is not None else None
         if seg is None:
             return None
-        return next((k.slide for k in seg.keyframes if f"kf{k.t:.1f}" == v.view), None)
+        return next((k.slide for k in seg.keyframes if f"kf{k.t:.1f}" == r.view), None)
 
     def _moments(self, pages: dict[tuple[str, int], float], direct: dict[str, list[str]],
-                 found: dict[str, float], views: _Views) -> dict[str, _Moment]:
+                 found: dict[str, float], views: LexicalIndex) -> dict[str, _Moment]:
         """Video segments an image query found, directly or through the page they show, with that page
         and the stretch of the segment where it is on screen."""
         page_of: dict[str, tuple[float, tuple[str, int]]] = {}  # chunk id -> (score, best page it shows)

@@ -93,19 +93,25 @@ class ChromaStore:
 
     def add(self, chunk: Chunk, views: Sequence[View], vectors: Sequence[Sequence[float]]) -> int:
         """Store the views of one chunk as LlamaIndex nodes with precomputed embeddings."""
+        return self.add_many([(chunk, views, vectors)])
+
+    def add_many(self, items: Sequence[tuple[Chunk, Sequence[View], Sequence[Sequence[float]]]]) -> int:
+        """Store the views of many chunks in one write (ingest stores a whole source at once: one Chroma
+        transaction instead of one per chunk)."""
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
         nodes = []
-        for view, vec in zip(views, vectors, strict=True):
-            nodes.append(TextNode(
-                id_=view.vector_id(chunk.id),
-                text=view.text,
-                embedding=list(map(float, vec)),
-                metadata=_metadata(chunk, view),
-                excluded_embed_metadata_keys=["chunk"],
-                excluded_llm_metadata_keys=["chunk"],
-                relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=chunk.source)},
-            ))
+        for chunk, views, vectors in items:
+            for view, vec in zip(views, vectors, strict=True):
+                nodes.append(TextNode(
+                    id_=view.vector_id(chunk.id),
+                    text=view.text,
+                    embedding=list(map(float, vec)),
+                    metadata=_metadata(chunk, view),
+                    excluded_embed_metadata_keys=["chunk"],
+                    excluded_llm_metadata_keys=["chunk"],
+                    relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=chunk.source)},
+                ))
         if nodes:
             self.vector_store.add(nodes)
             self._version += 1
@@ -137,6 +143,14 @@ class ChromaStore:
         res = self._collection.get(include=["documents", "metadatas"], where=where)
         return [self._stored(i, d or "", m) for i, d, m in zip(res["ids"], res["documents"], res["metadatas"],
                                                                 strict=True)]
+
+    def get(self, ids: Sequence[str]) -> dict[str, StoredView]:
+        """The stored views with these vector ids (absent ids are left out)."""
+        if not ids:
+            return {}
+        res = self._collection.get(ids=list(dict.fromkeys(ids)), include=["documents", "metadatas"])
+        return {i: self._stored(i, d or "", m) for i, d, m in zip(res["ids"], res["documents"], res["metadatas"],
+                                                                  strict=True)}
 
     def chunks_of(self, source: str) -> list[Chunk]:
         """Distinct chunks of one source in locator order."""

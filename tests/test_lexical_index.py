@@ -1,0 +1,117 @@
+"""The on-disk lexical index (bm25s): same scores as the reference BM25, saved, memory-mapped, and used by
+a fresh retriever without reading every stored view."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.embedders.fake import FakeEmbedder
+from rag.lexical import BM25, tokens
+from rag.lexical_index import LEXICAL_DIR, LexicalIndex
+from rag.retrieval import Query, Retriever
+from rag.settings import RetrievalSettings
+from rag.store import ChromaStore, StoredView
+from rag.types import Chunk, EmbedItem, PageSpan, TimeSpan, View
+
+WORDS = ("gradient descent bellman equation reward policy cluster kmeans centroid variance bias overfitting "
+         "regularization dropout learning rate momentum discount factor value iteration epsilon greedy").split()
+
+
+def _docs(seed: int, n: int) -> list[str]:
+    rng = random.Random(seed)
+    out = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(0, 30))) for _ in range(n)]
+    out[3] = "The discount factor gamma weights future rewards; gamma near 1 is far-sighted."
+    return out
+
+
+def _views(docs: list[str]) -> list[StoredView]:
+    out = []
+    for i, d in enumerate(docs):
+        chunk = Chunk(id=f"c{i}", source=f"s{i % 3}.pdf", source_sha256="x", kind="pdf", title="t",
+                      locator=PageSpan(first=1, last=1), text=d)
+        out.append(StoredView(vector_id=f"c{i}:p1", chunk=chunk, view="p1", page=1, text=d))
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_scores_equal_the_reference_bm25(seed):
+    docs = _docs(seed, 200)
+    ref = BM25([d for d in docs if d.strip()])
+    lex = LexicalIndex.build(_views(docs), count=len(docs))
+    assert lex.n_docs == sum(bool(d.strip()) for d in docs)
+    for q in ("discount factor", "gradient descent momentum", "kmeans kmeans centroid", "photosynthesis",
+              "the policy of value iteration"):
+        np.testing.assert_allclose(lex.scores(q), ref.scores(q), rtol=1e-9, atol=1e-12)
+        assert [round(s, 9) for _, s in lex.top(q, 10)] == [round(s, 9) for _, s in ref.top(q, 10)]
+    for term in ("gradient", "gamma", "never-seen"):
+        assert lex.idf_of(tokens(term)[0]) == pytest.approx(ref.idf_of(tokens(term)[0]))
+    best, _ = lex.top("gamma far-sighted", 1)[0]
+    assert best.vector_id == "c3:p1" and best.source == "s0.pdf" and best.page == 1
+
+
+def test_saved_index_is_memory_mapped_and_scores_the_same(tmp_path):
+    docs = _docs(5, 120)
+    lex = LexicalIndex.build(_views(docs), count=120)
+    lex.save(tmp_path)
+    again = LexicalIndex.load(tmp_path)
+    assert again is not None and again.count == 120 and again.rows == lex.rows
+    assert isinstance(again._model.scores["data"], np.memmap)
+    np.testing.assert_allclose(again.scores("reward policy"), lex.scores("reward policy"))
+    lex.save(tmp_path)  # saving over an existing index swaps it in
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LEXICAL_DIR]
+    (tmp_path / LEXICAL_DIR / "rows.json").write_text("{not json")
+    assert LexicalIndex.load(tmp_path) is None  # a damaged cache is rebuilt, not an error
+
+
+def test_empty_and_textless_indexes(tmp_path):
+    lex = LexicalIndex.build(_views(["", "  "]), count=2)
+    assert lex.top("anything", 5) == [] and lex.n_docs == 0
+    lex.save(tmp_path)
+    again = LexicalIndex.load(tmp_path)
+    assert again is not None and len(again.rows) == 2 and again.top("anything", 5) == []
+
+
+def _fill(store: ChromaStore, emb: FakeEmbedder) -> None:
+    lec = Chunk(id="v1", source="lec/a.mp4", source_sha256="x", kind="video", title="Lecture 1",
+                locator=TimeSpan(start_s=0, end_s=20), text="the discount factor weights future rewards")
+    deck = Chunk(id="d1", source="slides/b.pdf", source_sha256="y", kind="pdf", title="b.pdf",
+                 locator=PageSpan(first=1, last=2), text="kmeans centroids\nbellman equation",
+                 page_texts=("kmeans centroids", "bellman equation"))
+    for chunk, views in ((lec, [View(name="seg", item=EmbedItem(text=lec.text), text=lec.text),
+                                View(name="kf3.0", item=EmbedItem(text="x"), text="")]),
+                         (deck, [View(name="p1", item=EmbedItem(text="k"), page=1, text="kmeans centroids"),
+                                 View(name="p2", item=EmbedItem(text="b"), page=2, text="bellman equation")])):
+        store.add(chunk, views, emb.embed_documents([v.item for v in views]))
+
+
+def test_fresh_retriever_loads_the_index_instead_of_reading_every_view(tmp_path: Path, monkeypatch):
+    emb = FakeEmbedder()
+    store = ChromaStore(tmp_path, "fp")
+    _fill(store, emb)
+    first = Retriever(store, emb, RetrievalSettings())
+    first.refresh()  # what ingest does when it is done
+    assert (tmp_path / LEXICAL_DIR / "rows.json").is_file()
+    want = [(h.chunk.id, h.lexical_score) for h in first.search(Query(text="bellman equation"))]
+
+    fresh_store = ChromaStore(tmp_path, "fp")  # a new CLI call
+    monkeypatch.setattr(ChromaStore, "all_views", lambda *a, **k: pytest.fail("read every stored view"))
+    fresh = Retriever(fresh_store, emb, RetrievalSettings())
+    hits = fresh.search(Query(text="bellman equation"))
+    assert [(h.chunk.id, h.lexical_score) for h in hits] == want
+    assert hits[0].chunk.id == "d1" and hits[0].refined == PageSpan(first=2, last=2)
+    only_video = fresh.search(Query(text="bellman equation discount", kinds=["video"]))
+    assert [h.chunk.id for h in only_video] == ["v1"] and only_video[0].lexical_rank == 1
+    monkeypatch.undo()
+
+    # another process added vectors: the count no longer matches, so the index is rebuilt and saved
+    more = Chunk(id="v2", source="lec/c.mp4", source_sha256="z", kind="video", title="Lecture 2",
+                 locator=TimeSpan(start_s=0, end_s=20), text="bellman equation again")
+    ChromaStore(tmp_path, "fp").add(more, [View(name="seg", item=EmbedItem(text=more.text), text=more.text)],
+                                    emb.embed_documents([EmbedItem(text=more.text)]))
+    later = Retriever(ChromaStore(tmp_path, "fp"), emb, RetrievalSettings())
+    assert "v2" in {h.chunk.id for h in later.search(Query(text="bellman equation"))}
+    assert LexicalIndex.load(tmp_path).count == 5
