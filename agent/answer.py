@@ -51,7 +51,8 @@ def _gemini(services: Services, q: Query, hits, chat_model: Any, history: Sequen
         prompt = (prompt + "\n\n" if prompt else "Where in the course is this picture shown, and what is it?\n\n")
         prompt += "Places that match the uploaded picture:\n" + book.render(list(hits))
     model = chat_model or make_chat_model(services.settings)
-    text = run_agent(model, make_tools(services.retriever, book, services.settings.retrieval.k), prompt,
+    tools = make_tools(services.retriever, book, services.settings.retrieval.k, sources=q.sources, kinds=q.kinds)
+    text = run_agent(model, tools, prompt,
                      history=history, on_token=on_token)
     clean, citations = resolve(text, book.labelled)
     declined = not citations

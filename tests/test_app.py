@@ -111,10 +111,11 @@ def _bad_uploads(tmp: Path) -> dict[str, tuple[Path, str]]:
         "pdf": (tmp / "deck.png", r"deck\.png: it is a PDF, not an image"),
         "60MB": (tmp / "huge.jpg", r"huge\.jpg: the file is 60 MB; the limit is 25 MB"),
         "20000x20000": (tmp / "bomb.png", r"bomb\.png: the image has 400 megapixels"),
+        "16x2000": (png("strip.png", 16, 2000), r"strip\.png: the image is a thin strip"),
     }
 
 
-@pytest.mark.parametrize("case", ["1x1", "2000x1", "truncated", "text", "pdf", "60MB", "20000x20000"])
+@pytest.mark.parametrize("case", ["1x1", "2000x1", "truncated", "text", "pdf", "60MB", "20000x20000", "16x2000"])
 def test_bad_upload_is_a_friendly_message_and_the_session_goes_on(services, tmp_path, case):
     import re
 

@@ -3,6 +3,8 @@ call carries the conversation so far (without the earlier answer's [S n] labels)
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from agent.conversation import Conversation, answer_stream
@@ -39,3 +41,12 @@ def test_gemini_chat_streams_tokens_and_sees_history(gemini_services, fake_gemin
     assert said[0] == "What does the discount factor gamma do?"
     assert said[1].startswith("Gamma weights future rewards") and "[S1]" not in said[1]
     assert "what if it is 0.5" in said[2]
+
+    # Filters reach the agent's own searches: only deck pages come back as evidence.
+    fake_gemini.reply_function_call("search_course", {"query": "discount factor gamma"})
+    fake_gemini.reply_text("The deck defines the discount factor [S1].")
+    turns = list(answer_stream(gemini_services, Conversation(), "What does the discount factor gamma do?",
+                               kinds=["pdf"]))
+    evidence = json.dumps(_chat_requests(fake_gemini)[-1].body["contents"])
+    assert "ml_basics.pdf p." in evidence and "Lecture 2" not in evidence
+    assert turns[-1].sources and all(s.citation.kind == "pdf" for s in turns[-1].sources)
