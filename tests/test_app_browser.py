@@ -91,7 +91,19 @@ def _ask(page, text: str = "", image: Path | None = None, thumbnail: bool = True
             page.wait_for_selector("#ll-ask .thumbnail-item, #ll-ask .thumbnails *", timeout=10_000)
     if text:
         box.locator("textarea").fill(text)
-    box.locator("button.submit-button, button[aria-label*='ubmit']").first.click()
+    asked = page.locator("#ll-chat [data-testid='user']").count()
+    for _ in range(10):
+        # A submit that lands while the previous answer's last update is still in flight is dropped by
+        # Gradio (one event per session at a time): send again until the question shows in the chat.
+        box.locator("button.submit-button, button[aria-label*='ubmit']").first.click()
+        try:
+            page.wait_for_function(
+                "(n) => document.querySelectorAll('#ll-chat [data-testid=\"user\"]').length > n",
+                arg=asked, timeout=3_000)
+            return
+        except sync_api.TimeoutError:
+            continue
+    raise AssertionError(f"the question {text!r} never reached the chat")
 
 
 def _media_at(page, start: float, selector: str = "#ll-video video", tol: float = 1.5) -> None:
