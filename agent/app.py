@@ -156,7 +156,8 @@ def respond(services: Services, message: dict[str, Any] | None, conv: Conversati
             turns = [*conv.turns, turn]
             if last is not None and pause_s and not turn.done:
                 time.sleep(pause_s)
-            yield (chat_messages(turns), None, sources_html(turns), conv,
+            # The state holds the answer so far: a source shown while the answer streams opens at once.
+            yield (chat_messages(turns), None, sources_html(turns), Conversation(turns),
                    *(_hidden() if last is None else [gr.update()] * 4))
             last = turn
         conv.turns.append(turn)

@@ -251,7 +251,7 @@ def answer_stream(services: Any, conv: Conversation, question: str, *, image: by
                     yield replace(turn, text=_MARKER.sub("", partial).strip())
         else:
             answer = answer_fn(services, query or None, image, **kwargs)
-    full = finished(services, turn, turn_no, answer)
+    full = _said_before(conv.turns, finished(services, turn, turn_no, answer))
     if streamed or full.declined or not full.sources:
         yield replace(full, done=True)
         return
@@ -261,6 +261,19 @@ def answer_stream(services: Any, conv: Conversation, question: str, *, image: by
         cited = [s for s in full.sources if f"[{s.citation.label}]" in shown]
         yield replace(full, text=shown, sources=tuple(cited))
     yield replace(full, done=True)
+
+
+NOTHING_MORE = "That is all the course says on this; the cited places have the whole passage."
+
+
+def _said_before(turns: Sequence[Turn], turn: Turn) -> Turn:
+    """A follow-up whose answer repeats the previous one word for word says so instead of pretending to add."""
+    prev = next((t for t in reversed(turns) if t.done and not t.error), None)
+    if prev is None or turn.declined or turn.query == turn.question or not turn.text:
+        return turn
+    if _MARKER.sub("", prev.text).strip() != _MARKER.sub("", turn.text).strip():
+        return turn
+    return replace(turn, text=f"{turn.text} {NOTHING_MORE}")
 
 
 def _tokens(run: Callable[[Callable[[str], None]], Answer]) -> Iterator[str | Answer]:

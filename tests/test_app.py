@@ -173,6 +173,8 @@ def test_answer_streams_sentence_by_sentence_and_resets_the_viewer(services):
     assert "(#ll-open-t1-S1)" in _assistant(last)  # inline marker opens that source
     # sources panel fills as citations resolve: S2 appears only with its sentence
     assert "t1:S2" not in outs[1][2]
+    streaming = next(o for o in outs if "t1:S1" in o[2] and "t1:S2" not in o[2])
+    assert streaming[3].source("t1:S1") is not None  # clickable while the answer still streams
 
 
 def test_decline_and_clear_reset_the_viewer(services):
@@ -229,6 +231,7 @@ def test_follow_ups_carry_the_previous_key_terms(services):
     assert answer.calls[-1]["history"] == [("what do neural networks have?",
                                             "Each layer has weights and a bias term. The deck lists it.")]
     assert "searched as" in _assistant(outs[-1])
+    assert "That is all the course says on this" in _assistant(outs[-1])  # the same passage again, said so
     assert rewrite([], "and why?") == "and why?"
     turns = outs[-1][3].turns
     assert rewrite(turns, "How does backpropagation use the chain rule?") == \
