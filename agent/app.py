@@ -97,8 +97,9 @@ def open_source(services: Services, served: frozenset[str], s: Source | None) ->
     loc = c.locator
     if isinstance(loc, TimeSpan):
         start = s.play_s if s.play_s is not None else loc.start_s
+        span = c.segment or loc
         caption = (f"**[{c.label}] {c.display}** — playing from {clock(start)} "
-                   f"(cited span {clock(loc.start_s)}–{clock(loc.end_s)})")
+                   f"(segment {clock(span.start_s)}–{clock(span.end_s)})")
         media = gr.update(value=e["path"], playback_position=start, visible=True)
         page = hide
         if c.slide is not None:  # the deck page on screen at that second

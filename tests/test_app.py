@@ -290,3 +290,13 @@ def test_chat_command_refuses_a_public_bind_without_auth(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["chat", "--host", "0.0.0.0", "--index", str(tmp_path / "idx")])
     assert result.exit_code == 1
     assert "Refusing to serve the course on 0.0.0.0" in result.output
+
+
+def test_retrieval_moment_sets_playback_and_the_slide_then(services):
+    hit = Hit(chunk=LECTURE, score=1.0, moment=TimeSpan(start_s=60.0, end_s=66.0))
+    ans = Answer(text="Each layer has weights [S1].", citations=(cite("S1", hit),), mode="offline", hits=(hit,))
+    out, starts = localize(ans, Alignment(services.index_dir))
+    c = out.citations[0]
+    assert starts["S1"] == 60.0  # the moment wins over the quoted sentence's cue (52 s)
+    assert c.slide.page == 10 and c.display == "Lecture 1 · 1:00–1:06 (slides p. 10)"
+    assert c.segment == TimeSpan(start_s=48.4, end_s=71.5)
