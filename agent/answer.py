@@ -41,7 +41,7 @@ def ask(services: Services, question: str | None = None, image: bytes | ImageUpl
     if mode == "gemini":
         return _gemini(services, q, hits, chat_model, history)
     labelled = evidence_labels(hits)
-    text = compose(q.words() or "", hits, list(labelled))
+    text = compose(q.words() or "", hits, list(labelled), weight=services.retriever.idf, image=q.image is not None)
     clean, citations = resolve(text, labelled)
     if not citations:  # an answer no retrieved place supports is never shown as an answer
         return Answer(text=DECLINE, mode="offline", declined=True, hits=tuple(hits))
@@ -96,6 +96,8 @@ def answer_json(ans: Answer) -> dict[str, Any]:
                 "start": c.locator.start_s if timed else None, "end": c.locator.end_s if timed else None,
                 "pages": None if timed else list(range(c.locator.first, c.locator.last + 1)),
                 "display": c.display}
+        if c.segment is not None:  # start/end are the cited sentence(s); this is the retrieved segment
+            item["segment"] = {"start": c.segment.start_s, "end": c.segment.end_s}
         if c.slide is not None:
             item["slide"] = {"source": c.slide.source, "page": c.slide.page}
         if c.transcript is not None:
