@@ -26,6 +26,7 @@ sub-3072 vectors are prefixes and not unit length, as with the real models).
 from __future__ import annotations
 
 import base64
+import json
 import random
 import re
 import threading
@@ -196,6 +197,13 @@ class FakeGeminiServer:
         with self._lock:
             if self._replies:
                 return self._replies.popleft()
+        # Unscripted, after a tool answered with labelled evidence: cite it the way real models often do,
+        # with one grouped label ("[S1, S2]"), so callers that only parse "[S1]" fail here as with the API.
+        evidence = json.dumps([rules.get(p, "functionResponse") for c in contents for p in c.get("parts") or []
+                               if rules.get(p, "functionResponse") is not None])
+        labels = list(dict.fromkeys(re.findall(r"\[(S\d+)\]", evidence)))[:2]
+        if labels:
+            return _Reply([{"text": f"The course material covers this [{', '.join(labels)}]."}])
         last = next(
             (
                 p.get("text")
