@@ -358,7 +358,7 @@ def test_chat_over_the_sample_course(browser, sample_index, tmp_path):
         key = marker.get_attribute("href").removeprefix("#ll-open-")
         entry = page.locator(f"#ll-src-{key}").inner_text()  # e.g. "▶ [S1] Lecture 1 · Supervised · 0:26–0:30 …"
         title, shown_start = re.search(r"\] (.*) · (\d+:\d\d)–", entry).groups()
-        video = next(rel for rel, e in Manifest(services.index_dir).sources.items() if e.get("title") == title)
+        video = next(rel for rel, e in Manifest(services.index_dir).sources.items() if e.title == title)
         # the citation starts at a sentence: a caption cue of the narration, not the segment's start
         start = min((c["start"] for c in TRUTH["videos"][video]["cues"]),
                     key=lambda t: abs(t - _seconds(shown_start)))
