@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingest.deck_text import DeckText, SearchMemo, deck_first, deck_text
 from ingest.extract import Extracted, ImageRecord
 from ingest.sources import Found, Manifest, content_hash, discover
 from rag.errors import IngestError, LectureLensError
@@ -82,7 +83,8 @@ def _forget(rel: str, entry: dict[str, Any] | None, services: Services, keep_med
 
 
 def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
-               progress: Callable[[int, int], None] | None = None, *, ocr_cache: OcrCache | None = None
+               progress: Callable[[int, int], None] | None = None, *, ocr_cache: OcrCache | None = None,
+               keyframe_text: Callable[[Callable[[bytes], str]], Callable[[bytes], str]] | None = None
                ) -> tuple[int, int, list[str]]:
     """Extract, embed and store one source; the manifest entry is written last (commit point).
 
@@ -90,7 +92,9 @@ def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
     new version leaves the previous one searchable.
     """
     image_text = services.retriever.image_text
-    ocr = ocr_cache.wrap(image_text) if ocr_cache is not None and image_text is not None else None
+    ocr = ocr_cache.wrap(image_text) if ocr_cache is not None and image_text is not None else image_text
+    if ocr is not None and found.kind == "video" and keyframe_text is not None:
+        ocr = keyframe_text(ocr)  # a keyframe showing a deck page takes the page's text
     ex = extract(found, services, sha, progress, ocr=ocr)
     items: list[EmbedItem] = []
     owners: list[tuple[int, int]] = []
@@ -128,14 +132,15 @@ def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
     return len(ex.chunks), n_vectors, ex.warnings
 
 
-def _align(services: Services, manifest: Manifest, report: IngestReport, bar: Any) -> None:
+def _align(services: Services, manifest: Manifest, report: IngestReport, bar: Any, image_index: Any = None) -> None:
     """Match video segments to deck pages (reuses what is already aligned against the same pages)."""
     from ingest.align import align_index
 
     task = bar.add_task("align slides", total=None)
     try:
         report.alignment = align_index(
-            services, manifest, progress=lambda d, t: bar.update(task, completed=d, total=t)).to_json()
+            services, manifest, progress=lambda d, t: bar.update(task, completed=d, total=t),
+            image_index=image_index).to_json()
     except LectureLensError as e:
         report.warnings.append(f"slide alignment skipped: {e}")
     finally:
@@ -151,6 +156,13 @@ def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[st
     report = IngestReport(embedder=services.embedder_label)
     manifest = Manifest(services.index_dir)
     ocr_cache = OcrCache(services.index_dir / OCR_CACHE_DIR) if services.settings.chunking.ocr else None
+    memo = SearchMemo(services.image_index)  # keyframe searches done for deck text are reused by alignment
+    decks: list[DeckText] = []
+
+    def keyframe_text(ocr: Callable[[bytes], str]) -> Callable[[bytes], str]:
+        decks.append(deck_text(services, manifest, memo))  # the decks ingested so far, this run included
+        return deck_first(decks[-1], ocr)
+
     todo: list[Found] = []
     for p in paths:
         p = Path(p)
@@ -167,6 +179,7 @@ def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[st
                     manifest.drop(rel)
                     report.removed.append(rel)
         todo.extend(found)
+    todo.sort(key=lambda f: f.kind != "pdf")  # decks first: keyframes showing their pages take their text
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   transient=True, disable=not show_progress) as bar:
@@ -182,7 +195,7 @@ def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[st
                 sub = bar.add_task(f"  {f.rel}", total=None)
                 chunks, vectors, warnings = ingest_one(
                     f, sha, services, manifest, progress=lambda d, t, sub=sub: bar.update(sub, completed=d, total=t),
-                    ocr_cache=ocr_cache)
+                    ocr_cache=ocr_cache, keyframe_text=keyframe_text)
                 bar.remove_task(sub)
                 report.ingested.append(f.rel)
                 report.chunks += chunks
@@ -198,9 +211,10 @@ def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[st
                                       "error": f"Could not ingest {f.rel}: unexpected {type(e).__name__}: {e}"})
             finally:
                 bar.advance(overall)
-        _align(services, manifest, report, bar)
+        _align(services, manifest, report, bar, memo)
     if ocr_cache is not None:
-        report.ocr_cache = ocr_cache.stats.to_json()
+        report.ocr_cache = {**ocr_cache.stats.to_json(), "deck_text": sum(d.used for d in decks),
+                            "searches_reused": memo.hits}
     services.retriever.refresh()  # the lexical index on disk, so the next process loads instead of rebuilding
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
