@@ -100,7 +100,7 @@ def _subset(course: Path, dest: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--minutes", type=float, default=20)
+    ap.add_argument("--minutes", type=float, default=8)
     ap.add_argument("--lectures", type=int, default=2)
     ap.add_argument("--pages", type=int, default=200)
     ap.add_argument("--no-baseline", action="store_true")
