@@ -30,8 +30,7 @@ def ask(question, image, index_dir, as_json):
     try:
         upload = load_image(image) if image else None  # before build: a bad photo fails fast, with its name
         services = build(settings_from(index_dir))
-        ans = ask_fn(services, question, upload.data if upload else None,
-                     image_mime=upload.mime if upload else "image/jpeg")
+        ans = ask_fn(services, question, upload)
         # Each lecture citation names the slide on screen at its cited sentence, not the segment's.
         ans, _ = localize(ans, services.retriever.alignment, question or "")
     except LectureLensError as e:
@@ -42,8 +41,10 @@ def ask(question, image, index_dir, as_json):
     if ans.mode == "offline":
         click.secho(OFFLINE_LABEL, dim=True)
     click.echo(ans.text)
+    from rag.citations import transcript_mark
+
     for c in ans.citations:
-        click.echo(f"  [{c.label}] {c.display}")
+        click.echo(f"  [{c.label}] {c.display}{transcript_mark(c.transcript)}")
 
 
 @click.command()

@@ -136,8 +136,8 @@ def _sources(services: Any, turn_no: int, answer: Answer, starts: dict[str, floa
 
 
 def _machine(hit: Hit) -> bool:
-    # Set by speech-to-text ingest on chunks whose words were transcribed, not read from a caption file.
-    return bool(getattr(hit, "machine_transcript", False) or getattr(hit.chunk, "machine_transcript", False))
+    # Set by speech-to-text ingest on chunks whose words were (partly) transcribed, not read from a caption file.
+    return hit.chunk.transcript in ("machine", "mixed")
 
 
 def _preview(hit: Hit | None, c: Citation, play: float | None, limit: int = 320) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rag.errors import ConfigError
+from rag.gemini_provider import GeminiProvider
 from rag.settings import Settings
 
 SYSTEM_PROMPT = """You answer students' questions about one course using only its material.
@@ -13,16 +15,21 @@ that supports each sentence right after it, like [S1]. If the results do not con
 reply exactly: "This is not covered in this course's material." Do not use outside knowledge."""
 
 
-def make_chat_model(settings: Settings) -> Any:
-    """ChatGoogleGenerativeAI on the same endpoint and key settings as the embedder."""
-    from langchain_google_genai import ChatGoogleGenerativeAI
-
+def provider_for(settings: Settings, embedder: Any = None) -> GeminiProvider:
+    """The embedder's Gemini provider when it has one, else one built from the settings."""
+    found = getattr(embedder, "gemini", None)
+    if isinstance(found, GeminiProvider):
+        return found
     key = settings.api_key()
-    g = settings.gemini
-    return ChatGoogleGenerativeAI(
-        model=g.chat_model, google_api_key=key, base_url=g.base_url, temperature=0.0,
-        timeout=g.timeout_s, max_retries=g.retries,
-    )
+    if key is None:
+        raise ConfigError("Gemini answers need GEMINI_API_KEY or GOOGLE_API_KEY. Export one, or use the offline "
+                          "answerer (embedding.provider: local).")
+    return GeminiProvider(settings.gemini, key)
+
+
+def make_chat_model(settings: Settings, embedder: Any = None) -> Any:
+    """ChatGoogleGenerativeAI built by the one Gemini provider (same endpoint, version, key, retries)."""
+    return provider_for(settings, embedder).chat_model()
 
 
 def run_agent(chat_model: Any, tools: list, question: str, history: Sequence[tuple[str, str]] = ()) -> str:

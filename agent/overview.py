@@ -16,8 +16,9 @@ _TITLE = re.compile(r"^[A-Za-z][\w\s\-–'’,:()/&]{3,60}$")
 def _words_from(e: dict[str, Any]) -> str:
     if e.get("kind") == "pdf":
         return "page text"
-    if e.get("machine_transcript") or e.get("transcript") == "machine":
-        return "machine transcript"
+    # The manifest's `transcript` ({"path", "by"}) is set when speech-to-text fed the file.
+    if e.get("transcript"):
+        return "captions + machine transcript" if e.get("has_captions") else "machine transcript"
     if e.get("has_captions"):
         return "captions"
     return "none (on-screen text only)"

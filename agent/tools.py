@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from llama_index.core.schema import QueryBundle
 
-from rag.citations import display, located_text
+from rag.citations import display, located_text, transcript_mark
 from rag.llama import CourseRetriever, node_to_hit
 from rag.retrieval import Retriever
 from rag.types import Hit
@@ -36,7 +36,9 @@ class EvidenceBook:
             return "No course material matches this search."
         blocks = []
         for h in hits:
-            blocks.append(f"[{self.label(h)}] {display(h.chunk, h.locator)}\n{_evidence_text(h)}")
+            # The model is told when words come from a machine transcript, so it can hedge a quote.
+            mark = transcript_mark(h.chunk.transcript)
+            blocks.append(f"[{self.label(h)}] {display(h.chunk, h.locator)}{mark}\n{_evidence_text(h)}")
         return "\n\n".join(blocks)
 
 

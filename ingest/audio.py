@@ -16,7 +16,7 @@ from ingest.segment import PAUSE, SENTENCE_END, SILENCE, choose_boundaries
 from rag.errors import IngestError
 from rag.ids import chunk_id, sha256_file
 from rag.settings import ChunkingSettings
-from rag.types import Chunk, EmbedItem, MediaPart, Source, SourceKind, TimeSpan, View
+from rag.types import Chunk, EmbedItem, MediaPart, Source, SourceKind, TimeSpan, TranscriptOrigin, View
 
 if TYPE_CHECKING:
     import av
@@ -144,6 +144,40 @@ def load_sidecar(media_path: Path, rel: str) -> tuple[list[Cue], Path | None]:
     return read_captions(sidecar, str(PurePosixPath(rel).parent / sidecar.name)), sidecar
 
 
+@dataclass(frozen=True)
+class Captions:
+    """The timed words of one media file and which cues a machine transcribed."""
+
+    cues: list[Cue]
+    machine: frozenset[Cue] = frozenset()
+
+    @property
+    def from_user(self) -> bool:
+        """True when the user's caption file gave at least one cue."""
+        return any(c not in self.machine for c in self.cues)
+
+    def origin(self, cues: Sequence[Cue]) -> TranscriptOrigin | None:
+        """Where these cues' words come from (None when there are none)."""
+        if not cues:
+            return None
+        n = sum(c in self.machine for c in cues)
+        return "captions" if n == 0 else "machine" if n == len(cues) else "mixed"
+
+
+def load_captions(media_path: Path, rel: str, transcript: Path | None = None) -> Captions:
+    """The user's caption file, and the machine transcript where there is one.
+
+    The user's file always wins: machine cues only fill stretches no user cue overlaps (with
+    `transcribe.mode: always`; with `missing` a transcript exists only when there is no caption file).
+    """
+    user, _ = load_sidecar(media_path, rel)
+    if transcript is None:
+        return Captions(user)
+    machine = read_captions(transcript, f"{rel} (machine transcript {transcript})")
+    extra = [c for c in machine if not any(u.start < c.end and c.start < u.end for u in user)]
+    return Captions(sorted(user + extra, key=lambda c: (c.start, c.end)), frozenset(extra))
+
+
 def caption_candidates(cues: Sequence[Cue]) -> list[tuple[float, float]]:
     """Sentence ends (medium) and caption pauses (weaker) as cut candidates."""
     return [(t, SENTENCE_END if punct else PAUSE) for t, punct in sentence_ends(list(cues))]
@@ -174,6 +208,7 @@ class SegmentParts:
     ocr_text: str = ""
     clip: MediaPart | None = None
     keyframes: tuple[float, ...] = ()
+    transcript: TranscriptOrigin | None = None  # where the cues' words come from
 
 
 def build_chunk(source: Source, parts: SegmentParts) -> tuple[Chunk, View]:
@@ -191,6 +226,7 @@ def build_chunk(source: Source, parts: SegmentParts) -> tuple[Chunk, View]:
         text=captions or parts.ocr_text,
         cues=tuple((c.start, c.end, c.text) for c in parts.cues),
         keyframes=parts.keyframes,
+        transcript=parts.transcript,
     )
     seg_text = "\n".join(t for t in (captions, parts.ocr_text) if t)
     media = (parts.clip,) if parts.clip is not None else ()
@@ -223,12 +259,17 @@ def report(progress: Progress | None) -> Step:
 
 
 def extract_audio(path: Path, rel: str, media_dir: Path, settings: ChunkingSettings, *,
-                  want_clips: bool = False, progress: Progress | None = None) -> Extracted:
-    """Segment an audio file on sentence ends and silences; one `audio` chunk per segment."""
+                  want_clips: bool = False, progress: Progress | None = None,
+                  transcript: Path | None = None) -> Extracted:
+    """Segment an audio file on sentence ends and silences; one `audio` chunk per segment.
+
+    `transcript`: a machine transcript (WebVTT) used where the user's caption file leaves gaps.
+    """
     import av
 
     step = report(progress)
-    cues, _ = load_sidecar(path, rel)
+    caps = load_captions(path, rel, transcript)
+    cues = caps.cues
     meter = LoudnessMeter()
     try:
         with av.open(str(path)) as container:
@@ -249,7 +290,7 @@ def extract_audio(path: Path, rel: str, media_dir: Path, settings: ChunkingSetti
         raise IngestError(rel, "the audio stream is empty", "Check the file or remove it.")
     candidates = caption_candidates(cues) + silence_candidates(meter.window_db(), meter.start_s or 0.0)
     segments = choose_boundaries(duration, candidates, settings.min_segment_s, settings.max_segment_s)
-    source = new_source(path, rel, "audio", duration, bool(cues))
+    source = new_source(path, rel, "audio", duration, caps.from_user)
     out = Extracted(source=source)
     if not cues:
         out.warnings.append(f"no captions (.vtt/.srt) next to {rel}; its segments have no text to search")
@@ -259,7 +300,8 @@ def extract_audio(path: Path, rel: str, media_dir: Path, settings: ChunkingSetti
 
         clips = encode_audio_clips(path, segments)
     for span, seg_cues, clip in zip(segments, assign_cues(cues, segments), clips, strict=True):
-        chunk, view = build_chunk(source, SegmentParts(span=span, cues=seg_cues, clip=clip))
+        parts = SegmentParts(span=span, cues=seg_cues, clip=clip, transcript=caps.origin(seg_cues))
+        chunk, view = build_chunk(source, parts)
         out.chunks.append((chunk, [view]))
     step("chunks", 1.0)
     return out

@@ -13,15 +13,19 @@ from rag.errors import LectureLensError
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--exclude", multiple=True, help="Glob of course-relative paths to skip (repeatable).")
+@click.option("--transcribe", "transcribe", type=click.Choice(["missing", "always", "never"]), default=None,
+              help="Offline speech-to-text: for media without a caption file (missing, the default), for every "
+                   "video/audio (always; a caption file still wins), or never. Config key: transcribe.mode.")
 @index_option
 @json_option
-def ingest(paths, exclude, index_dir, as_json):
+def ingest(paths, exclude, transcribe, index_dir, as_json):
     """Ingest course folders (videos + .vtt/.srt captions, slide PDFs, audio) into the index."""
     from ingest.pipeline import ingest_paths
     from rag.factory import build
 
     try:
-        services = build(settings_from(index_dir), create=True)
+        extra = {"transcribe": {"mode": transcribe}} if transcribe else {}
+        services = build(settings_from(index_dir, **extra), create=True)
         if not as_json:
             click.echo(f"embedder: {services.embedder_label}")
         report = ingest_paths(list(paths), services, exclude=tuple(exclude), show_progress=True)

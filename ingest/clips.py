@@ -67,7 +67,7 @@ def encode_video_clips(path: Path, segments: Sequence[tuple[float, float]],
 
 
 def encode_audio_clips(path: Path, segments: Sequence[tuple[float, float]]) -> list[MediaPart | None]:
-    """One small mono mp3 (audio/mpeg) per segment, from a single sequential decode."""
+    """One small mono mp3 (audio/mp3) per segment, from a single sequential decode."""
     import av
 
     outs: list[MediaPart | None] = [None] * len(segments)
@@ -127,7 +127,7 @@ class _Mp3Writer:
         self._audio.write(None)
         self._audio.drain()
         self._out.close()
-        return MediaPart(mime_type="audio/mpeg", data=self._buf.getvalue())
+        return MediaPart(mime_type="audio/mp3", data=self._buf.getvalue())  # the docs list audio/mp3, not audio/mpeg
 
 
 class _Mp4Writer:

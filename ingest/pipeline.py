@@ -13,8 +13,11 @@ from typing import Any
 from ingest.deck_text import DeckText, SearchMemo, deck_first, deck_text
 from ingest.extract import Extracted, ImageRecord
 from ingest.sources import Found, Manifest, content_hash, discover
-from rag.errors import IngestError, LectureLensError
+from ingest.transcribe import Transcriber, make_transcriber
+from rag.citations import display
+from rag.errors import ConfigError, IngestError, ItemRejectedError, LectureLensError
 from rag.factory import Services
+from rag.ids import sha256_file
 from rag.ocr_cache import OCR_CACHE_DIR, OcrCache
 from rag.types import EmbedItem
 
@@ -42,8 +45,9 @@ class IngestReport:
 
 
 def extract(found: Found, services: Services, sha: str, progress: Callable[[int, int], None] | None = None,
-            *, ocr: Callable[[bytes], str] | None = None) -> Extracted:
-    """Run the extractor for one file's kind (`ocr` overrides the retriever's OCR, e.g. a cached one)."""
+            *, ocr: Callable[[bytes], str] | None = None, transcript: Path | None = None) -> Extracted:
+    """Run the extractor for one file's kind (`ocr` overrides the retriever's OCR, e.g. a cached one;
+    `transcript`: machine captions for video/audio)."""
     settings = services.settings.chunking
     media = services.media_dir
     multimodal = services.embedder.provider == "gemini"
@@ -56,10 +60,11 @@ def extract(found: Found, services: Services, sha: str, progress: Callable[[int,
         from ingest.video import extract_video
 
         return extract_video(found.path, found.rel, media, settings, ocr=ocr, want_clips=multimodal,
-                             progress=progress)
+                             progress=progress, transcript=transcript)
     from ingest.audio import extract_audio
 
-    return extract_audio(found.path, found.rel, media, settings, want_clips=multimodal, progress=progress)
+    return extract_audio(found.path, found.rel, media, settings, want_clips=multimodal, progress=progress,
+                         transcript=transcript)
 
 
 def _image_key(rec: ImageRecord, view_names: Sequence[str]) -> str:
@@ -72,20 +77,25 @@ def _image_key(rec: ImageRecord, view_names: Sequence[str]) -> str:
     return f"{rec.chunk_id}:{best}"
 
 
-def _forget(rel: str, entry: dict[str, Any] | None, services: Services, keep_media: Path | None = None) -> None:
-    """Remove every trace of a source: vectors, pictures, media files (except the folder a new version uses)."""
+def _forget(rel: str, entry: dict[str, Any] | None, services: Services, keep_media: Path | None = None,
+            keep_transcript: Path | None = None) -> None:
+    """Remove every trace of a source: vectors, pictures, media files, machine transcript (except the
+    folders a new version uses)."""
     services.store.delete_source(rel)
     if entry:
         services.image_index.remove(entry.get("image_keys", []))
         media = entry.get("media_dir")
         if media and Path(media) != keep_media:
             shutil.rmtree(Path(media), ignore_errors=True)
+        old = (entry.get("transcript") or {}).get("path")
+        if old and Path(old).parent != (keep_transcript.parent if keep_transcript else None):
+            shutil.rmtree(Path(old).parent, ignore_errors=True)
 
 
 def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
                progress: Callable[[int, int], None] | None = None, *, ocr_cache: OcrCache | None = None,
-               keyframe_text: Callable[[Callable[[bytes], str]], Callable[[bytes], str]] | None = None
-               ) -> tuple[int, int, list[str]]:
+               keyframe_text: Callable[[Callable[[bytes], str]], Callable[[bytes], str]] | None = None,
+               transcript: tuple[Path, str] | None = None) -> tuple[int, int, list[str]]:
     """Extract, embed and store one source; the manifest entry is written last (commit point).
 
     Extraction and embedding (the parts that fail) run before the old version is removed, so a failing
@@ -95,7 +105,10 @@ def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
     ocr = ocr_cache.wrap(image_text) if ocr_cache is not None and image_text is not None else image_text
     if ocr is not None and found.kind == "video" and keyframe_text is not None:
         ocr = keyframe_text(ocr)  # a keyframe showing a deck page takes the page's text
-    ex = extract(found, services, sha, progress, ocr=ocr)
+    ex = extract(found, services, sha, progress, ocr=ocr, transcript=transcript[0] if transcript else None)
+    if transcript and not ex.source.has_captions and any(c.transcript for c, _ in ex.chunks):
+        ex.warnings.append(f"no captions (.vtt/.srt) next to {found.rel}; its words come from a machine "
+                           f"transcript ({transcript[1]}) and may contain recognition errors")
     items: list[EmbedItem] = []
     owners: list[tuple[int, int]] = []
     for ci, (_chunk, views) in enumerate(ex.chunks):
@@ -103,9 +116,19 @@ def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
             if services.embedder.accepts(view.item):
                 items.append(view.item)
                 owners.append((ci, vi))
-    vectors = services.embedder.embed_documents(items, label=found.rel) if items else []
+    try:
+        vectors = services.embedder.embed_documents(items, label=found.rel) if items else []
+    except ItemRejectedError as e:  # name the chunk (time or page) and view the API refused
+        chunk, views = ex.chunks[owners[e.index][0]]
+        view = views[owners[e.index][1]]
+        kinds = ", ".join(m.mime_type for m in view.item.media) or "text"
+        problem = f"Gemini rejected {display(chunk)} (view {view.name}, {kinds}): {str(e).rstrip('.')}"
+        raise IngestError(found.rel, problem,
+                          "Everything embedded before it is kept in the vector cache; fix or --exclude the file "
+                          "and re-run.") from None
     media_dir = services.media_dir / ex.source.sha256[:12]
-    _forget(found.rel, manifest.get(found.rel), services, keep_media=media_dir)  # older version / killed run
+    _forget(found.rel, manifest.get(found.rel), services, keep_media=media_dir,  # older version / killed run
+            keep_transcript=transcript[0] if transcript else None)
     per_chunk: dict[int, list[tuple[int, list[float]]]] = {}
     for (ci, vi), vec in zip(owners, vectors, strict=True):
         per_chunk.setdefault(ci, []).append((vi, vec))
@@ -127,6 +150,7 @@ def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
         "fingerprint": services.fingerprint, "chunks": len(ex.chunks), "vectors": n_vectors,
         "duration_s": s.duration_s, "page_count": s.page_count, "has_captions": s.has_captions,
         "media_dir": str(media_dir), "image_keys": keys, "warnings": ex.warnings,
+        "transcript": {"path": str(transcript[0]), "by": transcript[1]} if transcript else None,
         "ingested_at": time.time(),
     })
     return len(ex.chunks), n_vectors, ex.warnings
@@ -147,9 +171,39 @@ def _align(services: Services, manifest: Manifest, report: IngestReport, bar: An
         bar.remove_task(task)
 
 
+def _wants_transcript(found: Found, mode: str) -> bool:
+    """Whether a machine transcript feeds this file: `always`, or `missing` and no caption file."""
+    if found.kind not in ("video", "audio") or mode == "never":
+        return False
+    from ingest.captions import find_sidecar
+
+    return mode == "always" or find_sidecar(found.path) is None
+
+
+def _transcribe(found: Found, transcriber: Transcriber, services: Services, bar: Any) -> tuple[Path, str]:
+    """The machine transcript of one file (made once, resumed after an interruption) and who made it."""
+    from ingest.transcribe import transcribe_file
+
+    task = bar.add_task(f"  transcribe {found.rel}", total=None)
+    try:
+        path = transcribe_file(found.path, found.rel, sha256_file(found.path), transcriber, services.index_dir,
+                               window_s=services.settings.transcribe.window_s,
+                               progress=lambda d, t: bar.update(task, completed=d, total=t))
+    except ConfigError as e:
+        raise IngestError(found.rel, f"it has no caption file and speech-to-text is unavailable ({e})",
+                          "Or add a .vtt/.srt next to it, or ingest with --transcribe never.") from e
+    finally:
+        bar.remove_task(task)
+    return path, transcriber.label
+
+
 def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[str, ...] = (),
-                 show_progress: bool = True) -> IngestReport:
-    """Bring the index in line with the course folders: add new, redo changed, drop removed, skip the rest."""
+                 show_progress: bool = True, transcriber: Transcriber | None = None) -> IngestReport:
+    """Bring the index in line with the course folders: add new, redo changed, drop removed, skip the rest.
+
+    Video/audio without a caption file is transcribed first (`transcribe.mode`; `transcriber` overrides
+    the one the settings name).
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     t0 = time.perf_counter()
@@ -187,15 +241,19 @@ def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[st
         for f in todo:
             bar.update(overall, description=f"ingest {f.rel}")
             try:
-                sha = content_hash(f)
+                machine = _wants_transcript(f, services.settings.transcribe.mode)
+                if machine and transcriber is None:
+                    transcriber = make_transcriber(services.settings.transcribe)
+                sha = content_hash(f, transcriber.key if machine and transcriber else None)
                 entry = manifest.get(f.rel)
                 if entry and entry.get("sha256") == sha and entry.get("fingerprint") == services.fingerprint:
                     report.skipped.append(f.rel)
                     continue
+                transcript = _transcribe(f, transcriber, services, bar) if machine and transcriber else None
                 sub = bar.add_task(f"  {f.rel}", total=None)
                 chunks, vectors, warnings = ingest_one(
                     f, sha, services, manifest, progress=lambda d, t, sub=sub: bar.update(sub, completed=d, total=t),
-                    ocr_cache=ocr_cache, keyframe_text=keyframe_text)
+                    ocr_cache=ocr_cache, keyframe_text=keyframe_text, transcript=transcript)
                 bar.remove_task(sub)
                 report.ingested.append(f.rel)
                 report.chunks += chunks

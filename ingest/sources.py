@@ -61,15 +61,22 @@ def discover(root: Path, exclude: tuple[str, ...] = ()) -> list[Found]:
     return sorted(out, key=lambda f: f.rel)
 
 
-def content_hash(found: Found) -> str:
-    """Hash of the file, and of its caption sidecar for video/audio (new captions → re-ingest)."""
+def content_hash(found: Found, transcript_key: str | None = None) -> str:
+    """Hash of the file, and of its caption sidecar for video/audio (new captions → re-ingest).
+
+    `transcript_key` (the transcriber's identity, given only when a machine transcript feeds this file)
+    is mixed in, so switching transcription on/off or changing the model re-ingests exactly the files
+    whose words come from it, and nothing else.
+    """
     h = sha256_file(found.path)
     if found.kind in ("video", "audio"):
         from ingest.captions import find_sidecar
 
         side = find_sidecar(found.path)
         if side is not None:
-            return hashlib.sha256(f"{h}|{sha256_file(side)}".encode()).hexdigest()
+            h = hashlib.sha256(f"{h}|{sha256_file(side)}".encode()).hexdigest()
+        if transcript_key:
+            h = hashlib.sha256(f"{h}|transcript:{transcript_key}".encode()).hexdigest()
     return h
 
 

@@ -20,7 +20,7 @@ from ingest.audio import (
     build_chunk,
     caption_candidates,
     frame_time,
-    load_sidecar,
+    load_captions,
     new_source,
     report,
     silence_candidates,
@@ -90,12 +90,16 @@ class _Analysis:
 
 def extract_video(path: Path, rel: str, media_dir: Path, settings: ChunkingSettings, *,
                   ocr: OCR | None = None, want_clips: bool = False,
-                  progress: Progress | None = None) -> Extracted:
-    """Segment a lecture video into 15–30 s chunks with captions, keyframes, OCR text and clips."""
+                  progress: Progress | None = None, transcript: Path | None = None) -> Extracted:
+    """Segment a lecture video into 15–30 s chunks with captions, keyframes, OCR text and clips.
+
+    `transcript`: a machine transcript (WebVTT) used where the user's caption file leaves gaps.
+    """
     import av
 
     step = report(progress)
-    cues, _ = load_sidecar(path, rel)
+    caps = load_captions(path, rel, transcript)
+    cues = caps.cues
     try:
         info = _analyse(path, rel, step)
         candidates = [(c.time, c.strength) for c in info.changes] + info.silences + caption_candidates(cues)
@@ -107,7 +111,7 @@ def extract_video(path: Path, rel: str, media_dir: Path, settings: ChunkingSetti
     except av.FFmpegError as e:
         raise IngestError(rel, f"the video could not be decoded ({e})", _REMEDY) from e
 
-    source = new_source(path, rel, "video", info.duration, bool(cues))
+    source = new_source(path, rel, "video", info.duration, caps.from_user)
     out = Extracted(source=source, warnings=info.warnings)
     if not cues:
         out.warnings.append(f"no captions (.vtt/.srt) next to {rel}; indexed from keyframes only")
@@ -119,7 +123,7 @@ def extract_video(path: Path, rel: str, media_dir: Path, settings: ChunkingSetti
         kfs = [(t, frames[t]) for t in kf_times if t in frames]
         texts = [use_ocr(jpg).strip() if use_ocr else "" for _, jpg in kfs]
         parts = SegmentParts(span=span, cues=seg_cues, ocr_text=_join_unique(texts), clip=clip,
-                             keyframes=tuple(t for t, _ in kfs))
+                             keyframes=tuple(t for t, _ in kfs), transcript=caps.origin(seg_cues))
         chunk, seg_view = build_chunk(source, parts)
         views = [seg_view]
         for (t, jpg), text in zip(kfs, texts, strict=True):

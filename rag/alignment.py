@@ -156,14 +156,15 @@ class Alignment:
 
 
 def segment_rows(store: Any, align: Alignment, source: str) -> list[dict[str, Any]]:
-    """The `segments --json` rows of one video: span, keyframe times, aligned slide and confidence."""
+    """The `segments --json` rows of one video/audio file: span, keyframe times, aligned slide and confidence,
+    spoken text and where it comes from (`transcript`: captions | machine | mixed)."""
     chunks = store.chunks_of(source)
     if not chunks:
         raise InputError(f"No source named {source!r} is in this index. `lecturelens status` lists the "
                          "sources (use the path relative to the course folder, e.g. lectures/week1.mp4).")
-    if chunks[0].kind != "video":
-        raise InputError(f"{source} is a {chunks[0].kind}, not a video: only videos have segments aligned "
-                         "with slides. Give a video source.")
+    if chunks[0].kind == "pdf":
+        raise InputError(f"{source} is a PDF: only videos and audio have time segments. Give a video or audio "
+                         "source.")
     rows = []
     for c in chunks:
         assert isinstance(c.locator, TimeSpan)
@@ -172,6 +173,7 @@ def segment_rows(store: Any, align: Alignment, source: str) -> list[dict[str, An
         rows.append({
             "chunk_id": c.id, "start": round(c.locator.start_s, 3), "end": round(c.locator.end_s, 3),
             "keyframes": list(c.keyframes),
+            "text": " ".join(t for _, _, t in c.cues), "transcript": c.transcript,
             "slide": {"source": slide.source, "page": slide.page} if slide else None,
             "confidence": slide.confidence if slide else None,
             "keyframe_slides": [

@@ -6,9 +6,14 @@ import re
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
-from rag.types import Chunk, Citation, Hit, PageSpan, TimeSpan
+from rag.types import Chunk, Citation, Hit, PageSpan, TimeSpan, TranscriptOrigin
 
-_LABEL = re.compile(r"\[S(\d+)\]")
+# A bracket the model wrote as a citation: `[S1]`, grouped `[S1, S2]` / `[S1; S3]`, ranged `[S1-S3]` /
+# `[S1–S3]` (hyphen, en or em dash; `[S1-3]` too), and mixes such as `[S1, S3-S5]`.
+_ITEM = r"S\d+(?:\s*[-–—]\s*S?\d+)?"
+_GROUP = re.compile(rf"\[\s*({_ITEM}(?:\s*[,;]\s*{_ITEM})*)\s*\]", re.IGNORECASE)
+_RANGE = re.compile(r"S(\d+)(?:\s*[-–—]\s*S?(\d+))?", re.IGNORECASE)
+MAX_RANGE = 50  # a range wider than this is a typo, not a citation
 
 
 def clock(seconds: float) -> str:
@@ -43,6 +48,15 @@ def display(chunk: Chunk, locator: TimeSpan | PageSpan | None = None) -> str:
     return f"{name} pp. {loc.first}–{loc.last}"
 
 
+def transcript_mark(origin: TranscriptOrigin | None) -> str:
+    """` · machine transcript` after a moment whose words a machine transcribed (quotes may be misheard)."""
+    if origin == "machine":
+        return " · machine transcript"
+    if origin == "mixed":
+        return " · partly machine transcript"
+    return ""
+
+
 def located_text(hit: Hit) -> str:
     """The text of exactly the cited place: the refined page of a PDF slice, else the chunk's text."""
     loc = hit.locator
@@ -57,7 +71,8 @@ def located_text(hit: Hit) -> str:
 def cite(label: str, hit: Hit) -> Citation:
     """The Citation for one retrieved hit under an `[S n]` label."""
     return Citation(label=label, source=hit.chunk.source, kind=hit.chunk.kind, locator=hit.locator,
-                    display=display(hit.chunk, hit.locator), slide=hit.chunk.slide)
+                    display=display(hit.chunk, hit.locator), slide=hit.chunk.slide,
+                    transcript=hit.chunk.transcript)
 
 
 def evidence_labels(hits: Sequence[Hit]) -> dict[str, Hit]:
@@ -65,17 +80,32 @@ def evidence_labels(hits: Sequence[Hit]) -> dict[str, Hit]:
     return {f"S{i}": h for i, h in enumerate(hits, start=1)}
 
 
+def labels_in(group: str) -> list[str]:
+    """`S1, S3-S5` -> ["S1", "S3", "S4", "S5"] (ranges expanded, duplicates kept once, order kept)."""
+    out: list[str] = []
+    for m in _RANGE.finditer(group):
+        first = int(m.group(1))
+        last = int(m.group(2)) if m.group(2) else first
+        span = range(first, last + 1) if first <= last <= first + MAX_RANGE else [first, last]
+        out += [f"S{n}" for n in span if f"S{n}" not in out]
+    return out
+
+
 def resolve(text: str, labelled: dict[str, Hit]) -> tuple[str, list[Citation]]:
-    """Map `[S n]` labels in model text to Citations; labels never retrieved are removed from the text."""
-    cited: dict[str, Citation] = {}
+    """Map the labels in model text to Citations, renumbered S1, S2, ... in order of first use.
 
-    def keep(m: re.Match[str]) -> str:
-        label = f"S{m.group(1)}"
-        if label not in labelled:
-            return ""
-        cited.setdefault(label, cite(label, labelled[label]))
-        return m.group(0)
+    Grouped and ranged labels are understood; labels never retrieved are removed from the text; every
+    surviving label is rewritten to its new number, so the text, the JSON and the UI agree and have no gaps.
+    """
+    new: dict[str, str] = {}  # old label -> new label
 
-    clean = _LABEL.sub(keep, text)
+    def rewrite(m: re.Match[str]) -> str:
+        kept = []
+        for old in labels_in(m.group(1)):
+            if old in labelled:
+                kept.append(new.setdefault(old, f"S{len(new) + 1}"))
+        return f"[{', '.join(kept)}]" if kept else ""
+
+    clean = _GROUP.sub(rewrite, text)
     clean = re.sub(r"[ \t]+([.,;:])", r"\1", re.sub(r"[ \t]{2,}", " ", clean)).strip()
-    return clean, list(cited.values())
+    return clean, [cite(label, labelled[old]) for old, label in new.items()]

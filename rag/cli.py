@@ -59,6 +59,8 @@ def hit_json(rank: int, hit) -> dict[str, Any]:
     }
     if hit.chunk.slide is not None:
         out["slide"] = {"source": hit.chunk.slide.source, "page": hit.chunk.slide.page}
+    if hit.chunk.transcript is not None:
+        out["transcript"] = hit.chunk.transcript  # captions | machine | mixed (machine words may be misheard)
     return out
 
 
@@ -104,8 +106,10 @@ def search(query, image, k, sources, kinds, index_dir, as_json):
         click.echo("not in this course: no slide, page or lecture frame matches this picture")
     elif not rows:
         click.echo("no hits")
+    from rag.citations import transcript_mark
+
     for r in rows:
-        click.echo(f"{r['rank']:>2}. {r['display']}  [{r['score']:.3f}]")
+        click.echo(f"{r['rank']:>2}. {r['display']}{transcript_mark(r.get('transcript'))}  [{r['score']:.3f}]")
         if r["text"]:
             click.echo(f"    {r['text'][:160]}")
 
@@ -123,9 +127,9 @@ def _picture_not_in_course(services, q, hits) -> bool:
 @index_option
 @json_option
 def segments(source, index_dir, as_json):
-    """List a video's segments: span, keyframes, and the slide page each shows (with confidence)."""
+    """List a video or audio file's segments: span, keyframes, the slide page each shows, its spoken text."""
     from rag.alignment import Alignment, segment_rows
-    from rag.citations import clock
+    from rag.citations import clock, transcript_mark
     from rag.factory import build
 
     try:
@@ -143,7 +147,10 @@ def segments(source, index_dir, as_json):
         shown = {k["t"]: k["slide"] for k in r["keyframe_slides"]}
         kfs = ", ".join(clock(t) + (f" p. {shown[t]['page']}" if shown.get(t) else "")
                         for t in r["keyframes"])
-        click.echo(f"{clock(r['start']):>7}–{clock(r['end']):<7} {slide}   keyframes {kfs}")
+        click.echo(f"{clock(r['start']):>7}–{clock(r['end']):<7} {slide}   keyframes {kfs}"
+                   f"{transcript_mark(r.get('transcript'))}")
+        if r.get("text"):
+            click.echo(f"{'':>16}{r['text'][:160]}")
 
 
 @cli.command()

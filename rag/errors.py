@@ -25,6 +25,14 @@ class ProviderError(LectureLensError):
     """An outside model service (Gemini) failed after retries."""
 
 
+class ItemRejectedError(ProviderError):
+    """The provider rejected one item of a batch (found by bisecting); `index` is its position in the call."""
+
+    def __init__(self, message: str, index: int):
+        super().__init__(message)
+        self.index = index
+
+
 class IndexMismatchError(LectureLensError):
     """The index was built with another embedder or chunking settings."""
 

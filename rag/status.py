@@ -31,6 +31,7 @@ def index_status(settings: Settings) -> dict[str, Any]:
         "fingerprint": fp,
         "sources": [{"source": rel, "kind": e["kind"], "chunks": e["chunks"], "vectors": e["vectors"],
                      "title": e.get("title"), "has_captions": e.get("has_captions"),
+                     "transcript": (e.get("transcript") or {}).get("by"),  # machine transcriber, if one ran
                      "warnings": e.get("warnings", [])} for rel, e in sorted(sources.items())],
         "chunks": sum(e["chunks"] for e in sources.values()),
         "vectors": vectors,

@@ -7,6 +7,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 SourceKind = Literal["video", "pdf", "audio"]
+# Where a time segment's words come from: the user's caption file, a machine transcript (speech-to-text at
+# ingest: may carry recognition errors), or both (`transcribe.mode: always` fills what the captions leave out).
+TranscriptOrigin = Literal["captions", "machine", "mixed"]
 
 
 class _Frozen(BaseModel):
@@ -68,6 +71,7 @@ class Chunk(_Frozen):
     cues: tuple[tuple[float, float, str], ...] = ()  # video/audio: caption cues inside the span
     keyframes: tuple[float, ...] = ()  # video: keyframe times (s)
     slide: SlideRef | None = None
+    transcript: TranscriptOrigin | None = None  # video/audio with spoken text: where its words come from
 
 
 class MediaPart(_Frozen):
@@ -125,6 +129,7 @@ class Citation(_Frozen):
     locator: Locator
     display: str
     slide: SlideRef | None = None
+    transcript: TranscriptOrigin | None = None  # "machine": the quoted words are a machine transcript
 
 
 class Answer(_Frozen):

@@ -83,4 +83,6 @@ def test_agent_answers_with_resolved_citations(gemini_services, fake_gemini):
     # The second call carries the tool's evidence: labelled, with a clickable place.
     second = json.dumps(chats[1].body["contents"])
     assert "[S1]" in second and ("ml_basics.pdf p." in second or "Lecture 2" in second)
-    assert "test-key-123" not in json.dumps([r.headers for r in fake_gemini.requests])
+    assert all(r.headers["x-goog-api-key"] == "test-key-123" for r in fake_gemini.requests)
+    others = [{k: v for k, v in r.headers.items() if k != "x-goog-api-key"} for r in fake_gemini.requests]
+    assert "test-key-123" not in json.dumps(others)

@@ -13,16 +13,21 @@ import pytest
 from pydantic import SecretStr
 
 from rag.embedders.base import Embedder
-from rag.embedders.gemini import GeminiEmbedder, build_client
+from rag.embedders.gemini import GeminiEmbedder
 from rag.errors import ProviderError
+from rag.gemini_provider import GeminiProvider
 from rag.settings import GeminiSettings
-from rag.testing import FakeGeminiServer, embed_parts
+from rag.testing import FakeGeminiServer, embed_parts, media
 from rag.types import EmbedItem, MediaPart
 
 KEY = "AIzaFAKE-test-key-0123456789"
-MP4 = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4
-PDF = b"%PDF-1.7\n" + b"slide text stream " * 50
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(255, -1, -1)) * 4
+MP4 = media.mp4(1.0)
+PDF = media.pdf(2)
+PNG = media.image("PNG")
+
+
+def build_client(settings: GeminiSettings, key: SecretStr):
+    return GeminiProvider(settings, key).client()
 
 
 def embedder(server: FakeGeminiServer, **overrides) -> GeminiEmbedder:
@@ -51,7 +56,7 @@ def test_one_content_per_item_with_inline_media(fake_gemini):
 
     (call,) = fake_gemini.embed_requests
     assert call.path == "/v1beta/models/gemini-embedding-2:batchEmbedContents"
-    assert call.api_key_present and "x-goog-api-key" not in call.headers
+    assert call.api_key_present and call.headers["x-goog-api-key"] == KEY and KEY not in repr(call)
     reqs = call.body["requests"]
     assert len(reqs) == 3
     assert {r["model"] for r in reqs} == {"models/gemini-embedding-2"}
@@ -85,17 +90,20 @@ def test_batches_of_100_keep_order(fake_gemini):
 def test_batches_run_concurrently(fake_gemini):
     fake_gemini.delay_next(0.4, times=3)
     items = [EmbedItem(text=f"t{i}") for i in range(30)]
-    start = time.monotonic()
     embedder(fake_gemini, batch_size=10, concurrency=3).embed_documents(items)
-    assert time.monotonic() - start < 1.0  # 3 x 0.4 s serially
+    assert fake_gemini.max_in_flight == 3  # all three batches were in flight at once
     assert len(fake_gemini.embed_requests) == 3
 
 
-def test_media_batches_are_split_by_size(fake_gemini, monkeypatch):
-    monkeypatch.setattr("rag.embedders.gemini.MAX_BATCH_BYTES", 2 * len(MP4))
-    items = [EmbedItem(media=(MediaPart(mime_type="video/mp4", data=MP4 + bytes([i])),)) for i in range(5)]
-    vectors = embedder(fake_gemini, concurrency=1).embed_documents(items)
-    assert [len(r.body["requests"]) for r in fake_gemini.embed_requests] == [1, 1, 1, 1, 1]
+def test_media_batches_are_split_by_size(fake_gemini):
+    clips = [media.mp4(1.0 + i / 2) for i in range(5)]
+    items = [EmbedItem(media=(MediaPart(mime_type="video/mp4", data=c),)) for c in clips]
+    cap_mb = 1.9 * max(len(c) for c in clips) / 1e6
+    vectors = embedder(fake_gemini, concurrency=1, max_batch_mb=cap_mb).embed_documents(items)
+    sent = [[len(base64.urlsafe_b64decode(req["content"]["parts"][0]["inline_data"]["data"]))
+             for req in r.body["requests"]] for r in fake_gemini.embed_requests]
+    assert len(sent) >= 3 and sum(map(len, sent)) == 5
+    assert all(len(b) == 1 or sum(b) <= cap_mb * 1e6 for b in sent)
     assert len(vectors) == 5
 
 
@@ -245,17 +253,17 @@ def test_generate_content_text_tool_call_and_stream(fake_gemini):
     fake_gemini.reply_function_call("search_course", {"query": "discount"})
     fake_gemini.reply_text("The discount factor weighs future rewards [S1].")
     r1 = client.models.generate_content(
-        model="gemini-2.5-flash",
+        model="gemini-3.5-flash",
         contents="what is gamma?",
         config=types.GenerateContentConfig(system_instruction="cite"),
     )
     assert r1.function_calls[0].name == "search_course" and r1.function_calls[0].args == {"query": "discount"}
-    r2 = client.models.generate_content(model="gemini-2.5-flash", contents="go on")
+    r2 = client.models.generate_content(model="gemini-2.5-flash-lite", contents="go on")
     assert r2.text == "The discount factor weighs future rewards [S1]."
-    stream = client.models.generate_content_stream(model="gemini-2.5-flash", contents="hi there")
+    stream = client.models.generate_content_stream(model="gemini-3.5-flash", contents="hi there")
     chunks = [c.text for c in stream]
     assert len(chunks) > 1 and "".join(chunks) == "Fake Gemini reply to: hi there"
     first, _, last = fake_gemini.requests
-    assert first.path == "/v1beta/models/gemini-2.5-flash:generateContent"
+    assert first.path == "/v1beta/models/gemini-3.5-flash:generateContent"
     assert first.body["systemInstruction"]["parts"] == [{"text": "cite"}]
     assert last.path.endswith(":streamGenerateContent") and last.query == {"alt": "sse"}

@@ -283,6 +283,6 @@ def test_audio_segments_text_and_clips(tmp_path: Path):
     (c1, v1), *_ = ex.chunks
     assert c1.kind == "audio" and c1.text == "First idea here. Second idea, longer."
     assert c1.keyframes == () and ex.images == []
-    assert [v.name for v in v1] == ["seg"] and v1[0].item.media[0].mime_type == "audio/mpeg"
+    assert [v.name for v in v1] == ["seg"] and v1[0].item.media[0].mime_type == "audio/mp3"
     with av.open(io.BytesIO(v1[0].item.media[0].data)) as clip:
         assert clip.duration / 1e6 == pytest.approx(got[0][1], abs=0.5)

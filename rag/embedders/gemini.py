@@ -8,6 +8,8 @@ Wire facts, read from google/genai/models.py (2.34):
 - Parts go out as the SDK dumps them: `{"text": ...}` / `{"inline_data": {"mime_type", "data"}}`
   (base64). `task_type` is ignored by gemini-embedding-2; the task goes in the text instead.
 - Sub-3072 MRL vectors are not unit length; we normalise.
+- Only PNG/JPEG images, MP4/MPEG video, MP3/WAV audio (`audio/mp3`) and PDF are accepted; the strict fake
+  (rag/testing/fake_rules.py) cites the docs for each limit.
 
 Why text-only batches do not go through LlamaIndex's `GoogleGenAIEmbedding` (0.6): it does send one
 Content per text (`contents=[[t] for t in texts]`) and honours `http_options.base_url`, but it builds
@@ -19,7 +21,6 @@ the same single HTTP call with one retry policy and one error translation for te
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,51 +28,15 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from rag.errors import ProviderError
+from rag.errors import ItemRejectedError, ProviderError
+from rag.gemini_provider import GeminiProvider, Purpose
 from rag.settings import GeminiSettings
 from rag.types import EmbedItem
+from rag.vector_cache import VectorCache, item_key
 
-RETRY_STATUS_CODES = [408, 429, 500, 502, 503, 504]
-# Raw media bytes per call. Inline payloads are capped at 100 MB per request and base64 adds a third,
-# so 100 segment clips must not share one call; a single bigger item still goes alone.
-MAX_BATCH_BYTES = 40_000_000
-
-_REMEDIES = {
-    400: "Gemini rejected the request; check the item against the model limits (text 8192 tokens, "
-    "<= 6 images, video <= 120 s, PDF <= 6 pages) and gemini.embedding_model.",
-    401: "Check GEMINI_API_KEY / GOOGLE_API_KEY.",
-    403: "Check GEMINI_API_KEY / GOOGLE_API_KEY and that the key may use this model.",
-    404: "Check gemini.embedding_model and gemini.api_version.",
-    429: "Quota or rate limit reached; lower gemini.concurrency or wait, then re-run (ingest resumes).",
-}
-_SERVER_REMEDY = "Gemini had a server problem; re-run later (ingest resumes)."
-
-
-def http_options(settings: GeminiSettings) -> Any:
-    """`types.HttpOptions` for every Gemini client LectureLens builds (embedding, chat, integrations)."""
-    from google.genai import types
-
-    return types.HttpOptions(
-        base_url=settings.base_url,
-        api_version=settings.api_version,
-        timeout=max(1, int(settings.timeout_s * 1000)),  # the SDK takes milliseconds
-        retry_options=types.HttpRetryOptions(
-            attempts=settings.retries + 1,  # the SDK counts the first call
-            initial_delay=settings.retry_initial_s,
-            max_delay=settings.retry_max_s,
-            # The SDK's default jitter adds up to 1 s per retry whatever the delays; scale it instead.
-            jitter=settings.retry_initial_s,
-            http_status_codes=RETRY_STATUS_CODES,
-        ),
-    )
-
-
-def build_client(settings: GeminiSettings, api_key: SecretStr) -> Any:
-    """A `google.genai.Client` (Developer API) with LectureLens' endpoint, timeout and retry policy."""
-    from google import genai
-
-    key = api_key.get_secret_value()
-    return genai.Client(api_key=key, vertexai=False, http_options=http_options(settings))
+# Longest media per item the model takes, by modality (see rag/testing/fake_rules.py for the sources).
+MEDIA_SECONDS = {"video": 120.0, "audio": 80.0}
+VERTEX_VIDEO_WITH_AUDIO_S = 80.0
 
 
 class GeminiEmbedder:
@@ -79,52 +44,72 @@ class GeminiEmbedder:
 
     provider = "gemini"
 
-    def __init__(self, settings: GeminiSettings, api_key: SecretStr, client: Any = None):
+    def __init__(self, settings: GeminiSettings, api_key: SecretStr, client: Any = None, *,
+                 cache: VectorCache | None = None, gemini: GeminiProvider | None = None):
         self.settings = settings
         self.model = settings.embedding_model
         self.dimension = settings.dimension
-        self._secret = api_key.get_secret_value()
-        self._client = client if client is not None else build_client(settings, api_key)
+        self.gemini = gemini or GeminiProvider(settings, api_key)
+        self._client = client if client is not None else self.gemini.client()
+        self.cache = cache
+        self.calls = 0  # embedding HTTP calls that returned vectors (for reports and tests)
 
     def __repr__(self) -> str:  # never show the key
         return f"GeminiEmbedder(model={self.model!r}, dimension={self.dimension})"
+
+    @property
+    def media_seconds(self) -> dict[str, float]:
+        """Longest video/audio clip per item this model takes (Vertex: video with audio <= 80 s)."""
+        limits = dict(MEDIA_SECONDS)
+        if self.settings.vertex_limits:
+            limits["video"] = VERTEX_VIDEO_WITH_AUDIO_S
+        return limits
 
     def accepts(self, item: EmbedItem) -> bool:
         """True when the item has text or media to embed."""
         return bool(item.text.strip() or item.media)
 
     def embed_documents(self, items: Sequence[EmbedItem], *, label: str = "") -> list[list[float]]:
-        """One L2-normalised vector per item, in order; batched and concurrent per settings."""
-        from google.genai import types
-
+        """One L2-normalised vector per item, in order; cached per item, batched and concurrent."""
         if not items:
             return []
         empty = [i for i, item in enumerate(items) if not self.accepts(item)]
         if empty:
             raise ValueError(f"{label or 'embed_documents'}: items {empty[:5]} have no text or media")
-        contents = [types.Content(parts=self._document_parts(item)) for item in items]
-        batches = _pack(
-            contents,
-            [sum(len(m.data) for m in it.media) for it in items],
-            self.settings.batch_size,
-            MAX_BATCH_BYTES,
-        )
-        if len(batches) == 1 or self.settings.concurrency == 1:
-            return [v for b in batches for v in self._embed_batch(b, label)]
-        workers = min(self.settings.concurrency, len(batches))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gemini-embed") as pool:
-            futures = [pool.submit(self._embed_batch, b, label) for b in batches]
-            try:
-                return [v for f in futures for v in f.result()]
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
+        texts = [self._document_text(item) for item in items]
+        keys = [item_key(self.model, self.dimension, it, t) for it, t in zip(items, texts, strict=True)]
+        out: list[list[float] | None] = [None] * len(items)
+        if self.cache is not None:
+            hit = self.cache.get_many(keys)
+            for i, k in enumerate(keys):
+                out[i] = hit.get(k)
+        todo = [i for i, v in enumerate(out) if v is None]
+        sizes = [sum(len(m.data) for m in items[i].media) for i in todo]
+        batches = _pack(todo, sizes, self.settings.batch_size, int(self.settings.max_batch_mb * 1_000_000))
+
+        def run(batch: list[int]) -> list[tuple[int, list[float]]]:
+            return self._embed_indices(batch, items, texts, keys, label)
+
+        if len(batches) <= 1 or self.settings.concurrency == 1:
+            results = [r for b in batches for r in run(b)]
+        else:
+            workers = min(self.settings.concurrency, len(batches))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gemini-embed") as pool:
+                futures = [pool.submit(run, b) for b in batches]
+                try:
+                    results = [r for f in futures for r in f.result()]
+                except BaseException:
+                    for f in futures:
+                        f.cancel()
+                    raise
+        for i, v in results:
+            out[i] = v
+        return [v for v in out if v is not None]
 
     def embed_query(
         self, text: str | None = None, image: bytes | None = None, image_mime: str = "image/jpeg"
     ) -> list[float]:
-        """One vector for a text query, an image query, or both fused in one Content."""
+        """One vector for a text query, an image query (PNG/JPEG bytes), or both fused in one Content."""
         from google.genai import types
 
         parts = []
@@ -134,36 +119,62 @@ class GeminiEmbedder:
             parts.append(types.Part.from_bytes(data=image, mime_type=image_mime))
         if not parts:
             raise ValueError("embed_query needs text, image bytes, or both")
-        return self._embed_batch([types.Content(parts=parts)], "the query")[0]
+        try:
+            return self._call([types.Content(parts=parts)], "the query", "query")[0]
+        except _Rejected as r:
+            raise ProviderError(r.error) from None
 
     # --- internals ---
 
     @staticmethod
-    def _document_parts(item: EmbedItem) -> list[Any]:
+    def _document_text(item: EmbedItem) -> str:
+        # Google's document format for gemini-embedding-2; "none" when there is no title.
+        return f"title: {item.title.strip() or 'none'} | text: {item.text}" if item.text.strip() else ""
+
+    @staticmethod
+    def _content(item: EmbedItem, text: str) -> Any:
         from google.genai import types
 
-        parts = []
-        if item.text.strip():
-            # Google's document format for gemini-embedding-2; "none" when there is no title.
-            title = item.title.strip() or "none"
-            parts.append(types.Part.from_text(text=f"title: {title} | text: {item.text}"))
+        parts = [types.Part.from_text(text=text)] if text else []
         parts += [types.Part.from_bytes(data=m.data, mime_type=m.mime_type) for m in item.media]
-        return parts
+        return types.Content(parts=parts)
 
-    def _embed_batch(self, contents: list[Any], label: str) -> list[list[float]]:
-        from google.genai import types
-
+    def _embed_indices(self, batch: list[int], items: Sequence[EmbedItem], texts: list[str], keys: list[str],
+                       label: str) -> list[tuple[int, list[float]]]:
+        """Embed these items and cache them at once; on a 400 bisect the batch to name the rejected item."""
+        contents = [self._content(items[i], texts[i]) for i in batch]
         try:
-            resp = self._client.models.embed_content(
-                model=self.model,
-                contents=contents,
-                config=types.EmbedContentConfig(output_dimensionality=self.dimension),
-            )
+            got = list(zip(batch, self._call(contents, label, "ingest"), strict=True))
+            if self.cache is not None:
+                self.cache.put_many((keys[i], v) for i, v in got)
+            return got
+        except _Rejected as r:
+            if len(batch) == 1:
+                raise ItemRejectedError(
+                    f"Gemini ({self.model}) rejected item {batch[0] + 1} of {label or 'the batch'}: {r.error}",
+                    batch[0]) from None
+            half = len(batch) // 2
+            return (self._embed_indices(batch[:half], items, texts, keys, label)
+                    + self._embed_indices(batch[half:], items, texts, keys, label))
+
+    def _call(self, contents: list[Any], label: str, purpose: Purpose) -> list[list[float]]:
+        from google.genai import errors, types
+
+        config = types.EmbedContentConfig(output_dimensionality=self.dimension,
+                                          http_options=self.gemini.request_options(purpose))
+        what = f"Gemini ({self.model}) could not embed {label or 'the batch'}"
+        try:
+            resp = self._client.models.embed_content(model=self.model, contents=contents, config=config)
+        except errors.APIError as e:
+            err = self.gemini.error(e, what, purpose, self.model)
+            if e.code == 400 and "API_KEY_INVALID" not in str(e.details) and err is not None:
+                raise _Rejected(str(err)) from None
+            self.gemini.raise_from(e, what, purpose, self.model)
+            raise  # pragma: no cover - raise_from always raises
         except Exception as e:
-            err = self._translate(e, label)
-            if err is None:
-                raise
-            raise err from (None if self._secret and self._secret in str(e) else e)
+            self.gemini.raise_from(e, what, purpose, self.model)
+            raise  # pragma: no cover
+        self.calls += 1
         vectors = [list(e.values or []) for e in (resp.embeddings or [])]
         if len(vectors) != len(contents):
             raise ProviderError(
@@ -183,53 +194,23 @@ class GeminiEmbedder:
             raise ProviderError(f"Gemini returned an all-zero vector for {label or 'the batch'}. Re-run it.")
         return [x / norm for x in v]
 
-    def _translate(self, e: Exception, label: str) -> ProviderError | None:
-        """ProviderError for API/transport failures (after the SDK's retries); None for anything else."""
-        from google.genai import errors
 
-        what = f"Gemini ({self.model}) could not embed {label or 'the batch'}"
-        tries = f"{self.settings.retries + 1} attempt(s)"
-        if isinstance(e, errors.APIError):
-            code = e.code or 0
-            if "API_KEY_INVALID" in str(e.details):  # Gemini answers a bad key with a plain 400
-                code_remedy = _REMEDIES[401]
-            else:
-                code_remedy = _REMEDIES.get(code, _SERVER_REMEDY)
-            after = f" after {tries}" if code in RETRY_STATUS_CODES else ""
-            detail = (e.message or "").strip().rstrip(".")
-            msg = f"{what}: HTTP {code} {e.status or ''}{after}: {detail}. {code_remedy}"
-        elif isinstance(e, _transport_errors()):
-            if "Timeout" in type(e).__name__:
-                problem = f"no answer within {self.settings.timeout_s:g} s"
-                remedy = "Raise gemini.timeout_s or make the items smaller, then re-run."
-            else:
-                problem = f"could not reach {self.settings.base_url or 'the Gemini API'} ({type(e).__name__})"
-                remedy = "Check the network and gemini.base_url, then re-run."
-            msg = f"{what}: {problem} after {tries}. {remedy}"
-        else:
-            return None
-        return ProviderError(msg.replace(self._secret, "***") if self._secret else msg)
+class _Rejected(Exception):
+    """A 400 for a whole batch: bisect to find the item."""
+
+    def __init__(self, error: str):
+        super().__init__(error)
+        self.error = error
 
 
-def _transport_errors() -> tuple[type[BaseException], ...]:
-    # The SDK uses httpx, or httpx2 when GOOGLE_GENAI_HTTP_CLIENT=httpx2; both raise their own types.
-    found: list[type[BaseException]] = []
-    for mod in ("httpx", "httpx2"):
-        try:
-            found.append(importlib.import_module(mod).TransportError)
-        except (ImportError, AttributeError):
-            pass
-    return tuple(found)
-
-
-def _pack(contents: list[Any], sizes: list[int], max_items: int, max_bytes: int) -> list[list[Any]]:
+def _pack(indices: list[int], sizes: list[int], max_items: int, max_bytes: int) -> list[list[int]]:
     """Split into consecutive batches of <= max_items and (unless one item is bigger) <= max_bytes."""
-    batches: list[list[Any]] = [[]]
+    batches: list[list[int]] = [[]]
     used = 0
-    for content, size in zip(contents, sizes, strict=True):
+    for index, size in zip(indices, sizes, strict=True):
         if batches[-1] and (len(batches[-1]) >= max_items or used + size > max_bytes):
             batches.append([])
             used = 0
-        batches[-1].append(content)
+        batches[-1].append(index)
         used += size
     return batches if batches[0] else []
