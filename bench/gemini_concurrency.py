@@ -1,5 +1,6 @@
 """The Gemini embedding path against the fake server (rag/testing/fake_gemini.py) with realistic latency:
-300 ms per call and a 429 every 25th call, at gemini.concurrency 1 / 4 / 8 / 16.
+300 ms per call and a 429 on ~1 call in 25 (the fake's seeded random quota errors), at gemini.concurrency
+1 / 4 / 8 / 16.
 
 Embeds the same 400 document items (text, every tenth with a small JPEG) through the real google-genai
 client and GeminiEmbedder (batches of 10 -> 40 batchEmbedContents calls + retries) and reports wall time
@@ -14,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -30,21 +30,11 @@ LEVELS = (1, 4, 8, 16)
 
 
 def _server():
-    from rag.testing.fake_gemini import FakeGeminiServer, _Script
+    from rag.testing.fake_gemini import FakeGeminiServer
 
-    class Realistic(FakeGeminiServer):
-        """Every call waits LATENCY_S; every EVERY_429th call answers 429 RESOURCE_EXHAUSTED."""
-
-        calls = 0
-        _count_lock = threading.Lock()
-
-        def _take_script(self, action):
-            with self._count_lock:
-                Realistic.calls += 1
-                n = Realistic.calls
-            return _Script(429 if n % EVERY_429 == 0 else None, LATENCY_S, 1, action, None)
-
-    return Realistic()
+    fake = FakeGeminiServer(latency_s=LATENCY_S)
+    fake.random_429(1 / EVERY_429, seed=9)  # ~ every 25th call answers a per-minute 429 (RetryInfo)
+    return fake
 
 
 def _items():

@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.deck_text import DeckText, SearchMemo, deck_first, deck_text
+from ingest.deck_text import DeckText, SearchMemo, deck_first
+from ingest.deck_text import deck_text as make_deck_text
 from ingest.extract import Extracted, ImageRecord
 from ingest.sources import Found, Manifest, content_hash, discover
 from ingest.transcribe import Transcriber, make_transcriber
@@ -198,11 +199,14 @@ def _transcribe(found: Found, transcriber: Transcriber, services: Services, bar:
 
 
 def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[str, ...] = (),
-                 show_progress: bool = True, transcriber: Transcriber | None = None) -> IngestReport:
+                 show_progress: bool = True, transcriber: Transcriber | None = None,
+                 deck_text: bool = False) -> IngestReport:
     """Bring the index in line with the course folders: add new, redo changed, drop removed, skip the rest.
 
     Video/audio without a caption file is transcribed first (`transcribe.mode`; `transcriber` overrides
-    the one the settings name).
+    the one the settings name). `deck_text`: a keyframe that surely shows a deck page takes the page's
+    text instead of OCR (much faster; off by default because it moves two eval families, see README
+    "Performance").
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -214,7 +218,7 @@ def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[st
     decks: list[DeckText] = []
 
     def keyframe_text(ocr: Callable[[bytes], str]) -> Callable[[bytes], str]:
-        decks.append(deck_text(services, manifest, memo))  # the decks ingested so far, this run included
+        decks.append(make_deck_text(services, manifest, memo))  # the decks ingested so far, this run included
         return deck_first(decks[-1], ocr)
 
     todo: list[Found] = []
@@ -253,7 +257,8 @@ def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[st
                 sub = bar.add_task(f"  {f.rel}", total=None)
                 chunks, vectors, warnings = ingest_one(
                     f, sha, services, manifest, progress=lambda d, t, sub=sub: bar.update(sub, completed=d, total=t),
-                    ocr_cache=ocr_cache, keyframe_text=keyframe_text, transcript=transcript)
+                    ocr_cache=ocr_cache, keyframe_text=keyframe_text if deck_text else None,
+                    transcript=transcript)
                 bar.remove_task(sub)
                 report.ingested.append(f.rel)
                 report.chunks += chunks
