@@ -58,7 +58,7 @@ def probe(index: Path, dim: int) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--chunks", type=int, default=5000)
+    ap.add_argument("--chunks", type=int, default=2000)
     ap.add_argument("--probe")
     ap.add_argument("--dim", type=int)
     args = ap.parse_args(argv)
