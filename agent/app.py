@@ -97,8 +97,9 @@ def open_source(services: Services, served: frozenset[str], s: Source | None) ->
     loc = c.locator
     if isinstance(loc, TimeSpan):
         start = s.play_s if s.play_s is not None else loc.start_s
+        span = c.segment or loc
         caption = (f"**[{c.label}] {c.display}** — playing from {clock(start)} "
-                   f"(cited span {clock(loc.start_s)}–{clock(loc.end_s)})")
+                   f"(segment {clock(span.start_s)}–{clock(span.end_s)})")
         media = gr.update(value=e["path"], playback_position=start, visible=True)
         page = hide
         if c.slide is not None:  # the deck page on screen at that second
@@ -156,7 +157,8 @@ def respond(services: Services, message: dict[str, Any] | None, conv: Conversati
             turns = [*conv.turns, turn]
             if last is not None and pause_s and not turn.done:
                 time.sleep(pause_s)
-            yield (chat_messages(turns), None, sources_html(turns), conv,
+            # The state holds the answer so far: a source shown while the answer streams opens at once.
+            yield (chat_messages(turns), None, sources_html(turns), Conversation(turns),
                    *(_hidden() if last is None else [gr.update()] * 4))
             last = turn
         conv.turns.append(turn)
@@ -224,13 +226,13 @@ def build_app(services: Services, *, answer_fn: AnswerFn | None = None,
                                              elem_id="ll-kinds")
             with gr.Column(scale=2, elem_id="ll-sources"):
                 caption = gr.Markdown(elem_id="ll-caption")
-                video = gr.Video(visible=False, autoplay=True, interactive=False, label="Lecture",
-                                 elem_id="ll-video", buttons=["download"])
+                video = gr.Video(visible=False, autoplay=True, interactive=False, label="Lecture", show_label=False,
+                                 elem_id="ll-video", buttons=["download"], height=300)
                 # Plain <audio> player: the waveform one drops a playback_position sent with a new file.
                 audio = gr.Audio(visible=False, autoplay=True, interactive=False, label="Audio",
                                  elem_id="ll-audio", buttons=["download"],
                                  waveform_options=gr.WaveformOptions(show_recording_waveform=False))
-                page = gr.Image(visible=False, interactive=False, label="Page", elem_id="ll-page",
+                page = gr.Image(visible=False, interactive=False, label="Page", elem_id="ll-page", height=240,
                                 type="filepath", buttons=["fullscreen", "download"])
                 # Below the player, so the player stays in view when a long list of sources is clicked.
                 gr.Markdown("### Sources")

@@ -1,75 +1,186 @@
-"""The offline answerer: extractive, deterministic; every sentence it writes is quoted and cited."""
+"""The offline answerer: extractive, deterministic; every sentence it writes is quoted and cited.
+
+What it quotes are real statements only: caption sentences, and slide bullets (rendered as bullets).
+Slide titles, axis labels, tick values and other fragments never become "sentences". It quotes only
+the evidence that answers the question (a sentence must carry a good share of the best sentence's
+question terms), so a focused answer is not padded with neighbouring topics from lower-ranked hits.
+An image query's answer first names where the picture is shown.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from rag.citations import located_text
+from rag.citations import clock, located_text
 from rag.lexical import tokens
-from rag.types import Hit
+from rag.terms import fold
+from rag.types import Hit, PageSpan, TimeSpan
 
 _SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+_BULLET = re.compile(r"^\s*[•◦▪▸►‣✓✦✔\-–*]\s*")
+_ALPHA = re.compile(r"[^\W\d_]{2,}")
 OFFLINE_LABEL = "Offline answer (extractive: quoted from the course material, no language model)"
+KEEP_SHARE = 0.6  # a quoted sentence carries at least this share of the best sentence's question weight
+MAX_SENTENCES = 3
 
 
-def _units(text: str) -> list[str]:
-    """Caption prose stays whole; a slide bullet wrapped over lines is joined back; other slide lines
-    (titles, diagram labels) stand alone."""
-    units: list[str] = []
-    bullet: list[str] | None = None
-    for raw in text.split("\n"):
-        line = raw.strip()
-        if line.startswith("•"):
-            if bullet:
-                units.append(" ".join(bullet))
-            bullet = [line.lstrip("• ").strip()]
-        elif line and bullet is not None and not line.startswith(("•",)) and line[:1].islower():
-            bullet.append(line)  # the wrapped tail of a bullet starts in lower case
-        else:
-            if bullet:
-                units.append(" ".join(bullet))
-            bullet = None
-            if line:
-                units.append(line)
-    if bullet:
-        units.append(" ".join(bullet))
-    return units
+@dataclass(frozen=True)
+class Unit:
+    """A quotable statement: a caption/prose sentence or a slide bullet."""
+
+    text: str
+    bullet: bool
 
 
-def sentences(text: str) -> list[str]:
-    """Statements worth quoting: sentences of captions and slide bullets, not questions or labels."""
-    out = []
-    for unit in _units(text):
-        for s in _SENT.split(unit):
-            s = s.strip()
-            if s.endswith("?") or len(tokens(s, keep_stopwords=True)) < 4:
-                continue
-            out.append(s)
+def _wordy(text: str, min_words: int) -> bool:
+    """Enough real words, and mostly words: not a tick row ("0 1 2 3"), a code line or a label."""
+    parts = text.split()
+    words = _ALPHA.findall(text)
+    if len(words) < min_words or not parts:
+        return False
+    numeric = sum(any(c.isdigit() for c in p) for p in parts)
+    return numeric / len(parts) <= 0.25 and len(words) / len(parts) >= 0.6 and any(w.islower() for w in words)
+
+
+def _title_case(text: str) -> bool:
+    words = [w for w in _ALPHA.findall(text) if len(w) > 3]
+    return bool(words) and sum(w[0].isupper() for w in words) / len(words) > 0.6
+
+
+def _formula(text: str) -> bool:
+    """A definition written as a formula ("Precision = TP / (TP + FP)"), not a plot label ("T = mean")."""
+    left, eq, right = text.partition("=")
+    named = any(len(w) >= 3 for w in _ALPHA.findall(left))
+    numbers = any(re.fullmatch(r"[-−+]?[\d.,%]+", t) for t in left.split())  # tick values glued to a label
+    return bool(eq) and bool(right.strip()) and named and not numbers and len(_ALPHA.findall(left + right)) >= 2
+
+
+def slide_units(text: str) -> list[Unit]:
+    """Bullets and full sentences of slide pages (pages separated by a blank line): wrapped lines are
+    joined back (a continuation starts in lower case); each page's title (its first line), labels and
+    fragments are left out; a formula that defines something stays, as a bullet."""
+    out: list[Unit] = []
+    for page in re.split(r"\n\s*\n", text):
+        out += _page_units(page)
     return out
 
 
-def compose(question: str, hits: Sequence[Hit], labels: Sequence[str], max_sentences: int = 3) -> str:
-    """Pick the sentences that share the most key terms with the question, each with its [S n] label."""
-    want = set(tokens(question))
+def _page_units(text: str) -> list[Unit]:
+    blocks: list[tuple[str, bool]] = []  # (text, marked as a bullet)
+    for raw in text.split("\n"):
+        line = raw.strip()
+        if not line:
+            continue
+        marked = bool(_BULLET.match(line)) and not line.startswith("--")
+        body = _BULLET.sub("", line).strip() if marked else line
+        if blocks and not marked and body[:1].islower():
+            blocks[-1] = (f"{blocks[-1][0]} {body}", blocks[-1][1])  # the wrapped tail of the line above
+        else:
+            blocks.append((body, marked))
+    out = []
+    for i, (body, marked) in enumerate(blocks):
+        if body.endswith("?"):
+            continue  # a question on a slide is not an answer
+        if i > 0 and _formula(body):
+            out.append(Unit(body, True))
+        elif marked:
+            if _wordy(body, 3):
+                out.append(Unit(body, True))
+        elif i > 0 and _wordy(body, 5) and not _title_case(body):
+            # an unmarked line: a sentence when it ends like one, else a bullet-like statement
+            sentence = body[-1:] in ".!" and len(_ALPHA.findall(body)) >= 6
+            out.append(Unit(body, not sentence))
+    return out
+
+
+def caption_units(text: str) -> list[Unit]:
+    """Sentences of a caption transcript (questions and fragments left out)."""
+    out = []
+    for s in _SENT.split(" ".join(text.split())):
+        s = s.strip()
+        if s and not s.endswith("?") and _wordy(s, 4):
+            out.append(Unit(s, False))
+    return out
+
+
+def units(hit: Hit) -> list[Unit]:
+    """The quotable statements of exactly the cited place."""
+    if isinstance(hit.chunk.locator, TimeSpan):
+        # captions are speech; a segment without captions has only OCR'd screen text: no sentences
+        return caption_units(hit.chunk.text) if hit.chunk.cues else []
+    loc, chunk = hit.locator, hit.chunk
+    if isinstance(loc, PageSpan) and isinstance(chunk.locator, PageSpan) and chunk.page_texts:
+        pages = chunk.page_texts[loc.first - chunk.locator.first:loc.last - chunk.locator.first + 1]
+        return [u for page in pages for u in slide_units(page)]
+    return slide_units(located_text(hit))
+
+
+def sentences(text: str) -> list[str]:
+    """Statements worth quoting from slide or caption text (kept for callers that have bare text)."""
+    return [u.text for u in (slide_units(text) if "\n" in text else caption_units(text))]
+
+
+def place(hit: Hit) -> str:
+    """Where a hit is, in words: `Lecture 3 at 0:00–0:26 (slides p. 13)` or `deck.pdf p. 13`."""
+    loc = hit.moment or hit.locator
+    if isinstance(loc, TimeSpan):
+        text = f"{hit.chunk.title} at {clock(loc.start_s)}–{clock(loc.end_s)}"
+        if hit.chunk.slide is not None:
+            text += f" (slides p. {hit.chunk.slide.page})"
+        return text
+    assert isinstance(loc, PageSpan)
+    name = hit.chunk.source.rsplit("/", 1)[-1]
+    return f"{name} p. {loc.first}" if loc.first == loc.last else f"{name} pp. {loc.first}–{loc.last}"
+
+
+def _where_shown(hits: Sequence[Hit], labels: Sequence[str], limit: int = 3) -> str:
+    found = [(h, lab) for h, lab in zip(hits, labels, strict=True) if h.image_rank is not None][:limit]
+    if not found:
+        return ""
+    places = [f"{place(h)} [{lab}]" for h, lab in found]
+    listed = places[0] if len(places) == 1 else ", ".join(places[:-1]) + " and " + places[-1]
+    return f"This picture is shown in {listed}."
+
+
+def compose(question: str, hits: Sequence[Hit], labels: Sequence[str], max_sentences: int = MAX_SENTENCES, *,
+            weight: Callable[[str], float] | None = None, image: bool = False) -> str:
+    """Quote the statements that carry the most (IDF-weighted) question terms, each with its [S n] label.
+
+    Only statements with at least KEEP_SHARE of the best statement's weight are quoted, so a focused
+    answer stays focused; an image query's answer starts with where the picture is shown."""
+    w = weight or (lambda _t: 1.0)
+    want = {fold(t): t for t in tokens(question)}  # folded ("mov") -> the question's own term ("move")
     scored = []
     for rank, (hit, label) in enumerate(zip(hits, labels, strict=True)):
-        for pos, s in enumerate(sentences(located_text(hit))):
-            overlap = len(want & set(tokens(s)))
-            if overlap:
+        for pos, u in enumerate(units(hit)):
+            shared = {want[f] for f in map(fold, tokens(u.text)) if f in want}
+            if shared:
                 # Earlier hits and earlier sentences break ties: retrieval already ranked the evidence.
-                scored.append((overlap, -rank, -pos, s, label))
-    scored.sort(reverse=True)
-    chosen: list[str] = []
+                scored.append((round(sum(w(t) for t in shared), 9), -rank, -pos, u, label))
+    scored.sort(key=lambda s: s[:3], reverse=True)
+    floor = KEEP_SHARE * scored[0][0] if scored else 0.0
+    chosen: list[tuple[Unit, str]] = []
     kept: list[set[str]] = []
-    for _, _, _, s, label in scored:
-        words = set(tokens(s))
+    for score, _, _, u, label in scored:
+        if score < floor:
+            break
+        words = set(tokens(u.text))
         if any(words <= k for k in kept):  # the same point again (a slide bullet and its narration)
             continue
         kept.append(words)
-        chosen.append(f"{s.rstrip('.!')} [{label}].")
+        chosen.append((u, label))
         if len(chosen) >= max_sentences:
             break
-    if not chosen:  # evidence matched by meaning or picture, not words: point at the best places
-        chosen = [f"See [{label}]." for label in labels[:2]]
-    return " ".join(chosen)
+    lines: list[str] = []
+    head = _where_shown(hits, labels) if image else ""
+    if head:
+        lines.append(head)
+    prose = [f"{u.text.rstrip('.!;:')} [{label}]." for u, label in chosen if not u.bullet]
+    if prose:
+        lines.append(" ".join(prose))
+    lines += [f"• {u.text.rstrip('.;:')} [{label}]" for u, label in chosen if u.bullet]
+    if not chosen and not head:  # evidence matched by meaning or picture, not words: point at the best places
+        lines = [f"See {place(h)} [{label}]." for h, label in list(zip(hits, labels, strict=True))[:2]]
+    return "\n".join(lines)

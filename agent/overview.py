@@ -10,7 +10,7 @@ from ingest.sources import Manifest
 from rag.citations import clock
 
 _KIND = {"video": "Lecture", "pdf": "Slides", "audio": "Audio"}
-_TITLE = re.compile(r"^[A-Za-z][\w\s\-–'’,:()/&]{3,60}$")
+_TITLE = re.compile(r"^[A-Za-z][\w\s\-–'’,:()/&]{3,60}\??$")
 
 
 def _words_from(e: dict[str, Any]) -> str:
@@ -32,11 +32,11 @@ def _length(e: dict[str, Any]) -> str:
 
 def page_title(text: str) -> str:
     """A slide's title: the line just above its first bullet (diagram labels come first in the text
-    layer), else its first line that reads like a title."""
+    layer); on a slide without bullets, its first line that reads like a title."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    for i, ln in enumerate(lines):
-        if ln.startswith("•") and i > 0 and _TITLE.match(lines[i - 1]):
-            return lines[i - 1]
+    first_bullet = next((i for i, ln in enumerate(lines) if ln.startswith("•")), None)
+    if first_bullet:
+        return lines[first_bullet - 1] if _TITLE.match(lines[first_bullet - 1]) else ""
     return next((ln for ln in lines if _TITLE.match(ln) and len(ln.split()) >= 2 and ln[0].isupper()), "")
 
 
@@ -56,7 +56,8 @@ def example_questions(services: Any, n: int = 4) -> list[str]:
                         titles.append(title)
     if len(titles) > n:  # spread over the deck(s), not the first pages only
         titles = [titles[round(i * (len(titles) - 1) / (n - 1))] for i in range(n)]
-    questions = [f"What does the course say about {_lower(t.rstrip(':'))}?" for t in titles[:n]]
+    questions = [t if t.endswith("?") else f"What does the course say about {_lower(t.rstrip(':'))}?"
+                 for t in titles[:n]]
     if not questions:
         questions = [f"What is {e.get('title') or PurePosixPath(rel).stem} about?"
                      for rel, e in sorted(entries.items())][:n]

@@ -12,6 +12,7 @@ cases:
       - {source: slides/rl.pdf, pages: [7, 8]}
     must_mention: [discount]                        # optional, checked on the answer
     unanswerable: false                             # true: the right behaviour is to decline
+    absent: [DBSCAN]                                # unanswerable only: the terms the course never uses
 ```
 """
 
@@ -27,7 +28,7 @@ from rag.errors import ConfigError
 
 ExpectedKind = Literal["moment", "page"]
 _TOP_KEYS = ("name", "corpus", "cases")
-_CASE_KEYS = ("id", "question", "image", "expected", "must_mention", "unanswerable")
+_CASE_KEYS = ("id", "question", "image", "expected", "must_mention", "unanswerable", "absent")
 
 
 class DatasetError(ConfigError):
@@ -73,6 +74,8 @@ class Case(_Frozen):
     expected: tuple[Expected, ...] = ()
     must_mention: tuple[str, ...] = ()
     unanswerable: bool = False
+    absent: tuple[str, ...] = Field((), description="Unanswerable cases: the distinctive terms of the question "
+                                    "that the course never mentions (tests check them over the course text).")
 
     @property
     def family(self) -> str:
@@ -178,8 +181,15 @@ def _case(path: Path, base: Path, corpus: Path | None, i: int, item: Any) -> Cas
     mentions = item.get("must_mention") or []
     if not isinstance(mentions, list) or not all(isinstance(m, str) and m.strip() for m in mentions):
         raise DatasetError(f"{path}: {where}: `must_mention` must be a list of words, e.g. [discount].")
+    absent = item.get("absent") or []
+    if not isinstance(absent, list) or not all(isinstance(a, str) and a.strip() for a in absent):
+        raise DatasetError(f"{path}: {where}: `absent` must be a list of terms, e.g. [DBSCAN].")
+    if absent and not unanswerable:
+        raise DatasetError(f"{path}: {where} lists `absent` terms but is answerable. `absent` names what an "
+                           "unanswerable question asks about; remove it or set `unanswerable: true`.")
     return Case(id=cid.strip(), question=question.strip() if question else None, image=image,
-                expected=tuple(exps), must_mention=tuple(mentions), unanswerable=unanswerable)
+                expected=tuple(exps), must_mention=tuple(mentions), unanswerable=unanswerable,
+                absent=tuple(a.strip() for a in absent))
 
 
 def _expected(path: Path, where: str, j: int, e: Any, corpus: Path | None) -> Expected:

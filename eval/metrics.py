@@ -10,8 +10,9 @@ Decisions (see eval/README_section.md):
   cases only score decline accuracy.
 - nDCG@10 gives a hit gain 1 when it matches an expected entry no earlier hit matched (duplicates of
   one location earn nothing); the ideal ranking puts every expected entry at the top.
-- tIoU is the best temporal IoU among the top-k hits that match an expected span; cases whose moment
-  was not found have no tIoU (hit@k already counts them).
+- tIoU is the best temporal IoU among the top-k hits that match an expected span, scored on the hit's
+  sentence-level `moment` when it has one (else its span); cases whose moment was not found have no
+  tIoU (hit@k already counts them).
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ def best_tiou(hits: Sequence[HitRow], expected: Sequence[Expected], k: int = 10)
     for h in hits[:k]:
         for e in expected:
             if isinstance(e, ExpectedSpan) and matches(h, e):
-                iou = temporal_iou(float(h["start"]), float(h["end"]), e.start, e.end)
+                m = h.get("moment") or h
+                iou = temporal_iou(float(m["start"]), float(m["end"]), e.start, e.end)
                 best = iou if best is None else max(best, iou)
     return best
 

@@ -17,7 +17,7 @@ from typing import Any
 from eval.datasets import Case, Dataset, ExpectedSpan
 from eval.metrics import aggregate, answer_metrics, kind_table, retrieval_metrics
 
-HIT_KEYS = ("rank", "source", "kind", "start", "end", "pages", "score", "display")
+HIT_KEYS = ("rank", "source", "kind", "start", "end", "pages", "score", "display", "moment")
 
 
 @dataclass

@@ -69,9 +69,12 @@ def located_text(hit: Hit) -> str:
 
 
 def cite(label: str, hit: Hit) -> Citation:
-    """The Citation for one retrieved hit under an `[S n]` label."""
-    return Citation(label=label, source=hit.chunk.source, kind=hit.chunk.kind, locator=hit.locator,
-                    display=display(hit.chunk, hit.locator), slide=hit.chunk.slide,
+    """The Citation for one retrieved hit under an `[S n]` label; a video/audio citation starts at the
+    hit's sentence-level moment (the whole segment stays in `segment`)."""
+    loc = hit.moment or hit.locator
+    return Citation(label=label, source=hit.chunk.source, kind=hit.chunk.kind, locator=loc,
+                    display=display(hit.chunk, loc), slide=hit.chunk.slide,
+                    segment=hit.locator if hit.moment is not None and isinstance(hit.locator, TimeSpan) else None,
                     transcript=hit.chunk.transcript)
 
 

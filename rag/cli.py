@@ -56,6 +56,8 @@ def hit_json(rank: int, hit) -> dict[str, Any]:
         "start": round(loc.start_s, 3) if timed else None, "end": round(loc.end_s, 3) if timed else None,
         "pages": None if timed else list(range(loc.first, loc.last + 1)),
         "score": round(hit.score, 4), "display": display(hit.chunk, loc), "text": hit.chunk.text[:500],
+        # video/audio: the caption cue(s) inside [start, end] that best support the query (play from here)
+        "moment": {"start": round(hit.moment.start_s, 3), "end": round(hit.moment.end_s, 3)} if hit.moment else None,
     }
     if hit.chunk.slide is not None:
         out["slide"] = {"source": hit.chunk.slide.source, "page": hit.chunk.slide.page}

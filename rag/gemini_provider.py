@@ -120,12 +120,14 @@ class GeminiProvider:
         from google.genai import errors
 
         tries = f"{self.settings.retries + 1} attempt(s)"
-        api = _find(e, (errors.APIError,))
+        api: Any = _find(e, (errors.APIError,))
         transport = _find(e, _transport_errors())
         if api is not None:
             code = api.code or 0
             if "API_KEY_INVALID" in str(api.details):  # Gemini answers a bad key with a plain 400
                 remedy = _REMEDIES[401]
+            elif code == 429 and _quota(api.details):
+                remedy = _quota(api.details)
             elif code == 404:
                 key = "gemini.chat_model" if purpose == "chat" else "gemini.embedding_model"
                 remedy = (f"The model {model or ''} is not available (retired or misspelt): set {key} to a current "
@@ -154,6 +156,27 @@ class GeminiProvider:
         if err is None:
             raise e
         raise err from (None if self._secret and self._secret in repr(e) + str(e) else e)
+
+
+def _quota(details: Any) -> str:
+    """The remedy a 429's QuotaFailure/RetryInfo details call for ('' when it carries none)."""
+    error = details.get("error", details) if isinstance(details, dict) else {}
+    items = error.get("details") if isinstance(error, dict) else None
+    quota_id, delay = "", ""
+    for d in items if isinstance(items, list) else []:
+        kind = str(d.get("@type", "")) if isinstance(d, dict) else ""
+        if kind.endswith("QuotaFailure"):
+            quota_id = next((str(v.get("quotaId", "")) for v in d.get("violations") or []), "")
+        elif kind.endswith("RetryInfo"):
+            delay = str(d.get("retryDelay", ""))
+    if not quota_id:
+        return ""
+    if "PerDay" in quota_id:
+        wait = delay or "a day"
+        return (f"The daily quota {quota_id} is used up: wait until it resets (Gemini says retry in {wait}) or "
+                "raise the project's quota tier; a re-run then keeps everything already embedded.")
+    return (f"Rate limit {quota_id} reached (Gemini says retry in {delay or 'a minute'}): lower gemini.concurrency "
+            "or raise gemini.retries / gemini.retry_max_s, then re-run (ingest resumes).")
 
 
 def is_gemini_3(model: str) -> bool:

@@ -12,6 +12,7 @@ from rag.collapse import collapse, moments_before_pages
 from rag.embedders.base import Embedder
 from rag.lexical import tokens
 from rag.lexical_index import LexicalIndex, ViewRow
+from rag.moments import moment
 from rag.settings import RetrievalSettings
 from rag.store import ChromaStore, StoredView
 from rag.types import Hit, PageSpan, SlideRef, SourceKind, TimeSpan
@@ -305,7 +306,16 @@ class Retriever:
         hits = collapse(hits)
         if q.image is not None:
             hits = moments_before_pages(hits)
-        return hits[:k]
+        return [self._with_moment(h, q) for h in hits[:k]]
+
+    def _with_moment(self, hit: Hit, q: Query) -> Hit:
+        """A video/audio hit with its sentence-level moment: where the picture of an image query is on
+        screen, else the caption cue(s) that best support the query's words."""
+        if not isinstance(hit.chunk.locator, TimeSpan):
+            return hit
+        shown = hit.refined if hit.image_rank is not None and isinstance(hit.refined, TimeSpan) else None
+        found = shown or moment(hit.chunk, q.words(), self.idf)
+        return hit.model_copy(update={"moment": found})
 
     @staticmethod
     def _refine(chunk, views: list[StoredView], q: Query) -> PageSpan | None:

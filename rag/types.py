@@ -114,6 +114,9 @@ class Hit(_Frozen):
     lexical_score: float | None = None  # BM25
     image_rank: int | None = None
     image_score: float | None = None  # geometric verification score of an image query
+    # video/audio: where inside the segment the answer is, the caption cue(s) that best support the query
+    # (an image query: the stretch where the picture is on screen); the player and the citation start here.
+    moment: TimeSpan | None = None
 
     @property
     def locator(self) -> TimeSpan | PageSpan:
@@ -129,6 +132,7 @@ class Citation(_Frozen):
     locator: Locator
     display: str
     slide: SlideRef | None = None
+    segment: TimeSpan | None = None  # video/audio: the whole retrieved segment (`locator` is its moment)
     transcript: TranscriptOrigin | None = None  # "machine": the quoted words are a machine transcript
 
 

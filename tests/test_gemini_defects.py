@@ -128,7 +128,7 @@ def test_chat_uses_the_configured_api_version_and_retries(fake_gemini, monkeypat
 
 
 @pytest.mark.parametrize("status, model, expect", [
-    (429, None, "lower gemini.concurrency or wait"),
+    (429, None, "lower gemini.concurrency"),
     (500, None, "server problem"),
     (None, "gemini-2.5-flash", "set gemini.chat_model to a current model"),
 ])
@@ -271,3 +271,67 @@ def test_ask_with_webp_bytes_sends_one_jpeg(tiny, fake_gemini):
     mimes = {p["inline_data"]["mime_type"] for r in fake_gemini.embed_requests
              for q in r.body["requests"] for p in q["content"]["parts"] if "inline_data" in p}
     assert mimes == {"image/jpeg"}
+
+
+@pytest.mark.parametrize("quota, expect", [
+    ("minute", "Rate limit EmbedContentRequestsPerMinutePerProjectPerModel reached (Gemini says retry in 1s)"),
+    ("day", "The daily quota EmbedContentRequestsPerDayPerProjectPerModel is used up"),
+])
+def test_429_remedy_reads_the_quota_details(fake_gemini, quota, expect):
+    fake_gemini.fail_next(429, times=5, quota=quota)
+    with pytest.raises(ProviderError) as info:
+        _embedder(fake_gemini).embed_documents([EmbedItem(text="x")], label="a.pdf")
+    assert expect in str(info.value) and "HTTP 429" in str(info.value) and "2 attempt(s)" in str(info.value)
+
+
+def test_chat_errors_reach_the_ui_as_the_remedy(tiny, fake_gemini):
+    from agent.app import respond
+
+    # a persistent 429 on the chat model (the chat UI streams its answers: streamGenerateContent)
+    fake_gemini.fail_next(429, times=5, action="streamGenerateContent")
+    outs = list(respond(tiny, {"text": "What does the discount factor gamma do?", "files": []}, None, None, None,
+                        pause_s=0))
+    shown = outs[-1][0][-1]["content"]
+    assert "HTTP 429" in shown and "lower gemini.concurrency" in shown and "could not answer" in shown
+    assert "Traceback" not in shown and KEY not in shown
+
+
+def test_one_provider_gives_embedding_and_chat_the_same_version_and_retries(fake_gemini):
+    settings = GeminiSettings(base_url=fake_gemini.url, api_version="v1alpha", retries=2,
+                              retry_initial_s=0.01, retry_max_s=0.02)
+    provider = GeminiProvider(settings, SecretStr(KEY))
+    emb = GeminiEmbedder(settings, SecretStr(KEY), gemini=provider)
+    chat = provider.chat_model()
+    fake_gemini.fail_next(503, times=2)
+    emb.embed_documents([EmbedItem(text="x")])
+    fake_gemini.fail_next(503, times=2)
+    chat.invoke("hello")
+    by_action = {}
+    for r in fake_gemini.requests:
+        by_action.setdefault(r.action, []).append((r.path.split("/")[1], r.status))
+    assert by_action["batchEmbedContents"] == [("v1alpha", 503), ("v1alpha", 503), ("v1alpha", 200)]
+    assert by_action["generateContent"] == [("v1alpha", 503), ("v1alpha", 503), ("v1alpha", 200)]
+    assert emb._client is provider.client()  # one google-genai client for every embedding call
+
+
+def test_an_ingest_rerun_after_a_failure_pays_only_for_the_missing_items(fake_gemini, tmp_path, monkeypatch):
+    from ingest.pipeline import ingest_paths
+    from tests.conftest_course import COURSE
+
+    monkeypatch.setenv("GEMINI_API_KEY", KEY)
+    course = tmp_path / "course"
+    (course / "slides").mkdir(parents=True)
+    (course / "slides" / "ml_basics.pdf").write_bytes((COURSE / "slides" / "ml_basics.pdf").read_bytes())
+    settings = load_settings(index_dir=tmp_path / "idx", embedding={"provider": "gemini"},
+                             gemini={"base_url": fake_gemini.url, "retries": 0, "batch_size": 4, "concurrency": 1},
+                             chunking={"ocr": False})
+    fake_gemini.fail_next(503, times=1, skip=2)  # the third embedding call fails: the file fails
+    first = ingest_paths([course], build(settings, create=True), show_progress=False)
+    assert [f["source"] for f in first.failed] == ["slides/ml_basics.pdf"] and "HTTP 503" in first.failed[0]["error"]
+    paid_first = sum(len(r.body["requests"]) for r in fake_gemini.embed_requests if r.status == 200)
+    assert paid_first == 8
+    fake_gemini.reset()
+    again = ingest_paths([course], build(settings), show_progress=False)
+    assert again.failed == [] and again.ingested == ["slides/ml_basics.pdf"]
+    paid_again = sum(len(r.body["requests"]) for r in fake_gemini.embed_requests)
+    assert paid_again == again.vectors - paid_first  # only what the failed run had not embedded

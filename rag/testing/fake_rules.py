@@ -127,7 +127,7 @@ def check_embed_request(model: str, req: dict[str, Any], where: str, *, vertex: 
     dim = get(req, "outputDimensionality")
     if dim is not None and not (isinstance(dim, int) and MIN_DIM <= dim <= MAX_DIM):  # [EMB2], [EMB2-3P]
         raise InvalidRequest(f"* {where}.output_dimensionality: must be between {MIN_DIM} and {MAX_DIM}, got {dim}")
-    content = req.get("content")
+    content: dict[str, Any] = req.get("content") or {}
     unknown_fields(content, _CONTENT_FIELDS, f"{where}.content")
     parts = content.get("parts")
     if not isinstance(parts, list) or not parts:
@@ -215,7 +215,7 @@ def _av_probe(data: bytes, kind: str, expect: str | None = None) -> tuple[float,
     import av
 
     try:
-        with av.open(io.BytesIO(data)) as c:
+        with av.open(io.BytesIO(data), "r") as c:
             if expect and expect not in c.format.name:
                 raise InvalidRequest(f"The audio bytes are {c.format.name}, not {expect}.")
             streams = c.streams.video if kind == "video" else c.streams.audio

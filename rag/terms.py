@@ -1,0 +1,254 @@
+"""Distinctive terms of a question, and whether evidence text supports them.
+
+A question about a neighbouring topic ("How does Gibbs sampling update each parameter?") shares most
+of its words with the course; what the course lacks is its *distinctive* term. A general-English word
+frequency list (wordfreq's, shipped inside its wheel: no network) tells distinctive words ("Gibbs",
+"reroute", "WAIC") from common ones ("update", "each"); names and acronyms (capitalised inside the
+sentence, mixed case, digits) are distinctive whatever their frequency ("Fisher", "IKEv2", "N50").
+Adjacent distinctive words form one term ("rejection sampling", "Bernstein-von Mises"), which the
+evidence supports only as a phrase, not as scattered words.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rag.lexical import STOPWORDS, stem
+
+# zipf frequency (log10 of uses per billion words) below which a word is distinctive: "sampling" 3.75,
+# "rejection" 3.9 and "hopping" 3.4 are; "effective" 4.9, "update" 4.7 and "method" 4.8 are not.
+DISTINCT_ZIPF = 4.0
+_WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
+# question scaffolding: never part of a term
+_QUESTION_WORDS = frozenset("""
+how what why when which who whose where does do did is are was were can could should would may might will
+use used using uses get gets make makes need needs mean means compute computed computes work works
+""".split())
+
+
+@functools.lru_cache(maxsize=65536)
+def zipf(word: str) -> float:
+    """General-English frequency of a word on the zipf scale (0 = unknown, 7 = "the")."""
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, "en")
+
+
+def fold(word: str) -> str:
+    """The comparison form of a word: NFKC, lower case, stemmed, a trailing "e" dropped."""
+    t = stem(unicodedata.normalize("NFKC", word).lower().replace("’", "'"))
+    return t[:-1] if len(t) > 3 and t.endswith("e") else t
+
+
+@dataclass(frozen=True)
+class Term:
+    """One distinctive unit of a question: its words as asked, and their folded forms."""
+
+    text: str
+    words: tuple[str, ...]
+    folded: tuple[str, ...]
+    named: bool  # a name or acronym somewhere in it (capitalised inside the sentence, mixed case, digits)
+    rarity: float  # DISTINCT_ZIPF minus the zipf of its rarest word (names count as 0 zipf)
+    names: tuple[bool, ...] = ()  # per word of `words`: a name or acronym
+    zipfs: tuple[float, ...] = ()  # per word of `words`: general-English zipf (its rarest part)
+
+
+def _named(word: str, first: bool) -> bool:
+    if any(c.isdigit() for c in word):
+        return True
+    letters = [c for c in word if c.isalpha()]
+    if sum(c.isupper() for c in letters) >= 2:  # WAIC, IKEv2, ChIP, MarkDuplicates
+        return True
+    return not first and word[:1].isupper()
+
+
+def question_terms(question: str) -> list[Term]:
+    """Runs of adjacent distinctive words of the question (hyphenated words stay together)."""
+    text = unicodedata.normalize("NFKC", question)
+    out: list[Term] = []
+    run: list[tuple[str, bool, float]] = []  # (word, named, zipf)
+    last_end = 0
+
+    def flush() -> None:
+        if run:
+            words = tuple(w for w, _, _ in run)
+            folded = tuple(fold(p) for w in words for p in re.split(r"[-'’]", w) if p)
+            named = any(n for _, n, _ in run)
+            rare = min(0.0 if n else z for _, n, z in run)
+            out.append(Term(" ".join(words), words, folded, named, round(DISTINCT_ZIPF - rare, 3),
+                            tuple(n for _, n, _ in run), tuple(z for _, _, z in run)))
+            run.clear()
+
+    for m in _WORD.finditer(text):
+        word = m.group(0)
+        gap = text[last_end:m.start()]
+        last_end = m.end()
+        if run and gap.strip():  # punctuation between words ends a term
+            flush()
+        low = word.lower()
+        parts = [p for p in re.split(r"[-'’]", low) if p]
+        if low in STOPWORDS or low in _QUESTION_WORDS or all(p in STOPWORDS for p in parts) and "-" not in word:
+            flush()
+            continue
+        named = _named(word, first=m.start() == 0)
+        z = min(zipf(p) for p in parts) if parts else 7.0
+        if named or z < DISTINCT_ZIPF or ("-" in word and len(parts) > 1 and not all(p in STOPWORDS for p in parts)
+                                          and zipf(low.replace("-", "")) < DISTINCT_ZIPF):
+            run.append((word, named, z))
+        else:
+            flush()
+    flush()
+    return out
+
+
+def close(a: str, b: str) -> bool:
+    """Folded words that name the same thing: equal, or one a long prefix of the other ("tunnel" and
+    "tunnell", "optimiz" and "optimizer")."""
+    if a == b:
+        return True
+    s, t = (a, b) if len(a) <= len(b) else (b, a)
+    return len(s) >= 4 and t.startswith(s[: max(4, int(0.8 * len(s) + 0.999))]) and len(s) >= 0.5 * len(t)
+
+
+class Evidence:
+    """Folded word sequences of evidence texts, for word and phrase look-ups."""
+
+    def __init__(self, texts: Iterable[str]):
+        self.seqs: list[list[str]] = []
+        self.raw: list[str] = []
+        for t in texts:
+            self.raw.append(unicodedata.normalize("NFKC", t).lower())
+            words = [p for w in _WORD.findall(unicodedata.normalize("NFKC", t)) for p in re.split(r"[-'’]", w) if p]
+            self.seqs.append([fold(w) for w in words if w.lower() not in STOPWORDS])
+        self.vocab = {w for s in self.seqs for w in s}
+        self.glued = {s[i] + s[i + 1] for s in self.seqs for i in range(len(s) - 1)}
+
+    def has_text(self, words: str) -> bool:
+        """The words as written (case-insensitive, whole words), e.g. "IS-IS"."""
+        pattern = re.compile(r"(?<![\w-])" + re.escape(words.lower()) + r"(?![\w-])")
+        return any(pattern.search(t) for t in self.raw)
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one Evidence lives for one question
+    def has_word(self, w: str) -> bool:
+        if w in self.vocab or w in self.glued:
+            return True
+        return any(close(w, v) for v in self.vocab if v[:2] == w[:2] or v.endswith(w[-3:]))
+
+    def has_phrase(self, words: Sequence[str], slack: int = 1) -> bool:
+        """All words within len(words) + slack consecutive evidence words, in any order."""
+        if len(words) < 2:
+            return self.has_word(words[0]) if words else True
+        if "".join(words) in self.vocab:
+            return True
+        span = len(words) + slack
+        for seq in self.seqs:
+            for i in range(len(seq)):
+                window = seq[i:i + span]
+                if all(any(close(w, v) for v in window) for w in words):
+                    return True
+        return False
+
+
+# second parts that make ordinary compounds of any name ("IP-based", "GPU-aware"): not terms of their own
+_PRODUCTIVE = frozenset("based like level wide free aware specific dependent only style type related driven "
+                        "friendly oriented enabled capable compatible side".split())
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A distinctive word of the question that the evidence lacks."""
+
+    word: str  # as asked ("Gibbs", "ADD-PATH", "rejection")
+    term: str  # the term it belongs to ("Gibbs sampling")
+    named: bool  # a name or acronym, or a compound of three words or more: missing it declines outright
+    zipf: float
+    phrase: bool = False  # a compound whose parts are there, but never together
+
+
+def missing_words(question: str, evidence: Evidence) -> list[Missing]:
+    """The question's distinctive words the evidence does not have; a named hyphenated compound
+    ("ADD-PATH", "E-value") or one of three words or more ("leave-one-out") must be there as a compound,
+    not as stray words."""
+    out = []
+    for t in question_terms(question):
+        for word, named, z in zip(t.words, t.names, t.zipfs, strict=True):
+            pieces = [p for p in re.split(r"[-'’]", word) if p]
+            parts = [fold(p) for p in pieces if p.lower() not in STOPWORDS]  # evidence keeps no stopwords
+            compound = len(pieces) > 2 or named and len(pieces) > 1
+            if not parts:  # a compound of stopwords ("IS-IS"): look for it as written
+                if named and not evidence.has_text(word):
+                    out.append(Missing(word, t.text, True, z, phrase=True))
+                continue
+            lacking = [p for p in parts if not evidence.has_word(p)]
+            if lacking:
+                out.append(Missing(word, t.text, named or len(pieces) > 2, z))
+            elif compound and not _PRODUCTIVE & set(word.lower().split("-")) \
+                    and not evidence.has_phrase(parts, slack=0):
+                out.append(Missing(word, t.text, True, z, phrase=True))
+    return out
+
+
+def unsupported(terms: Sequence[Term], evidence: Evidence) -> list[tuple[Term, str]]:
+    """The terms the evidence does not support, each with why: `word` (a word of it is missing) or
+    `phrase` (its words are there, but never together)."""
+    out = []
+    for t in terms:
+        if not all(evidence.has_word(w) for w in t.folded):
+            out.append((t, "word"))
+        elif len(t.folded) > 1 and not evidence.has_phrase(t.folded):
+            out.append((t, "phrase"))
+    return out
+
+
+class WordSimilarity:
+    """Cosine similarity of single words in the offline MiniLM space, cached per word: a paraphrase
+    word ("downsides", "quicker") has a near-synonym in the evidence ("drawbacks" 0.74, "faster" 0.91);
+    a neighbouring topic's term ("rejection", "hopping") has none (best 0.35-0.38 on the devcorpus)."""
+
+    def __init__(self, encode: Callable[[Sequence[str]], Any] | None = None, cache_size: int = 50000):
+        self._encode = encode
+        self._cache: dict[str, Any] = {}
+        self._size = cache_size
+
+    def _vectors(self, words: Sequence[str]) -> Any:
+        import numpy as np
+
+        todo = [w for w in dict.fromkeys(words) if w not in self._cache]
+        if todo:
+            if self._encode is None:
+                from rag.embedders.minilm import shared_minilm
+
+                self._encode = shared_minilm().encode
+            vecs = np.asarray(self._encode(todo), dtype=np.float32)
+            vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+            if len(self._cache) + len(todo) > self._size:
+                self._cache.clear()
+            self._cache.update(zip(todo, vecs, strict=True))
+        return np.stack([self._cache[w] for w in words]) if words else np.zeros((0, 1), dtype=np.float32)
+
+    def best(self, word: str, candidates: Sequence[str]) -> float:
+        """The highest cosine between `word` and any candidate (0 without candidates). A candidate that
+        is part of the word or contains it ("route" in "reroute", "sam" in "samtools") is a relative,
+        not a synonym: the word is another term built on it."""
+        root = fold(word)
+        cands = [c for c in dict.fromkeys(candidates) if fold(c) not in root and root not in fold(c)]
+        if not cands:
+            return 0.0
+        v = self._vectors([word, *cands])
+        return float((v[1:] @ v[0]).max())
+
+
+def evidence_words(texts: Iterable[str], max_zipf: float = 5.0) -> list[str]:
+    """Candidate synonyms in evidence: its content words of 3+ letters that are not everyday English."""
+    out: dict[str, None] = {}
+    for t in texts:
+        for w in re.findall(r"[^\W\d_]{3,}", unicodedata.normalize("NFKC", t)):
+            low = w.lower()
+            if low not in STOPWORDS and low not in out and zipf(low) < max_zipf:
+                out[low] = None
+    return list(out)

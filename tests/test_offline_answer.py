@@ -1,0 +1,90 @@
+"""The offline answerer quotes real statements only, stays on the question, and says where a picture is."""
+
+from __future__ import annotations
+
+import re
+
+from agent.offline import caption_units, compose, slide_units
+from rag.types import Chunk, Hit, PageSpan, SlideRef, TimeSpan
+
+CHART_PAGE = """Posterior predictive checking – bayesplot
+ppc_stat(y, yrep), the default statistic "mean" is usually bad
+22 24 26 28 30
+T = mean
+T(yrep)
+Relative number of births
+• Compare the test statistic of the observed data with
+the statistic of replicated data sets
+A glass surface coated with an arrangement of paired oligos that are complementary to the
+adapters added to your template molecules.
+What is a good test statistic?
+0.59 0.66 0.73 0.81"""
+
+
+def _pdf(page_text: str, page: int = 3, source: str = "slides/deck.pdf") -> Chunk:
+    return Chunk(id=f"p{page}", source=source, source_sha256="x", kind="pdf", title="deck",
+                 locator=PageSpan(first=page, last=page), text=page_text, page_texts=(page_text,))
+
+
+def _video(cues, start=0.0, end=26.0, slide: SlideRef | None = None) -> Chunk:
+    return Chunk(id="v1", source="lectures/l3.mp4", source_sha256="y", kind="video", title="Lecture 3",
+                 locator=TimeSpan(start_s=start, end_s=end), text=" ".join(c[2] for c in cues), cues=tuple(cues),
+                 slide=slide)
+
+
+def test_slide_units_are_bullets_and_sentences_never_titles_labels_or_ticks():
+    got = slide_units(CHART_PAGE)
+    texts = [u.text for u in got]
+    assert "Compare the test statistic of the observed data with the statistic of replicated data sets" in texts
+    assert any(t.startswith("A glass surface coated") and t.endswith("template molecules.") for t in texts)
+    assert not any(t.startswith(("Posterior predictive checking", "22 24", "T =", "T(yrep)", "0.59", "What is"))
+                   for t in texts)
+    assert "Relative number of births" not in texts  # an axis label: four words, no statement
+    bullets = {u.text: u.bullet for u in got}
+    assert bullets["Compare the test statistic of the observed data with the statistic of replicated data sets"]
+    assert not bullets["A glass surface coated with an arrangement of paired oligos that are complementary to the "
+                       "adapters added to your template molecules."]
+
+
+def test_caption_units_drop_questions_and_fragments():
+    text = "How do we get the gradient of every weight? With backpropagation. Backpropagation uses the chain rule."
+    assert [u.text for u in caption_units(text)] == ["Backpropagation uses the chain rule."]
+
+
+def test_compose_quotes_the_focused_evidence_without_padding():
+    kmeans = _video([(0.0, 5.0, "K-means assigns every point to its nearest centroid."),
+                     (5.0, 10.0, "Then each centroid moves to the mean of its points.")])
+    f1 = _pdf("Evaluation\n• The F1 score is the harmonic mean of precision and recall", page=9)
+    hits = [Hit(chunk=kmeans, score=1.0), Hit(chunk=f1, score=0.5)]
+    text = compose("How does k-means move each centroid to the mean?", hits, ["S1", "S2"])
+    assert "[S1]" in text and "F1" not in text and "[S2]" not in text
+    assert "Then each centroid moves to the mean of its points [S1]." in text
+
+
+def test_compose_renders_bullets_as_bullets_and_never_numbers():
+    hits = [Hit(chunk=_pdf(CHART_PAGE), score=1.0)]
+    text = compose("compare the test statistic of observed and replicated data", hits, ["S1"])
+    assert text.startswith("• Compare the test statistic")
+    for line in re.split(r"(?<=\])\.?\s+|\n", text):
+        body = re.sub(r"\[S\d+\]|[•.]", "", line).strip()
+        if body:
+            assert len(re.findall(r"[^\W\d_]{2,}", body)) >= 3, line
+
+
+def test_an_image_answer_names_where_the_picture_is_shown():
+    slide = SlideRef(source="slides/deck.pdf", page=13, confidence=0.9)
+    moment = Hit(chunk=_video([(0.0, 26.0, "Here the posterior is compared with replicated data.")], slide=slide),
+                 score=1.0, image_rank=1, image_score=0.8, moment=TimeSpan(start_s=0.0, end_s=26.0))
+    page = Hit(chunk=_pdf("Title\n• The posterior is compared with replicated data sets", page=13),
+               score=0.9, image_rank=2, image_score=0.8)
+    text = compose("posterior compared replicated data", [moment, page], ["S1", "S2"], image=True)
+    first = text.splitlines()[0]
+    assert first == "This picture is shown in Lecture 3 at 0:00–0:26 (slides p. 13) [S1] and deck.pdf p. 13 [S2]."
+
+
+def test_formulas_that_define_stay_and_every_page_title_goes():
+    two_pages = "Precision and recall\nPrecision = TP / (TP + FP)\nT = mean\n\nDiscount factor and the return\n" \
+                "Return G = r1 + γ r2 + γ² r3"
+    texts = [u.text for u in slide_units(two_pages)]
+    assert texts == ["Precision = TP / (TP + FP)", "Return G = r1 + γ r2 + γ² r3"]
+    assert slide_units("Values\n0.43 0.48 0.81 0.90 state values V(s), gamma = 0.9") == []
