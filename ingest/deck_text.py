@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ingest.align import CANDIDATES, VIS_HI, page_text_map, pages_of
-from ingest.sources import Manifest
 from rag.factory import Services
+from rag.index import Manifest
 
 STRONG_INLIERS = VIS_HI
 

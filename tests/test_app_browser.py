@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from agent.offline import OFFLINE_LABEL
-from ingest.sources import Manifest
 from rag.citations import cite
 from rag.factory import Services
+from rag.index import Manifest, ManifestEntry
 from rag.settings import load_settings
 from rag.types import Answer, Chunk, Hit, PageSpan, SlideRef, TimeSpan
 from tests.conftest_course import COURSE
@@ -135,12 +135,8 @@ def test_chat_cites_plays_and_shows_pages(browser, tmp_path):
     for rel, kind in ((VIDEO, "video"), (DECK, "pdf"), (AUDIO, "audio")):
         manifest.put(
             rel,
-            {
-                "path": str(COURSE / rel),
-                "kind": kind,
-                "root": str(COURSE),
-                "media_dir": str(index / "media" / kind),
-            },
+            ManifestEntry(sha256="", path=str(COURSE / rel), kind=kind, root=str(COURSE),
+                          media_dir=str(index / "media" / kind)),
         )
     settings = load_settings(index_dir=index, embedding={"provider": "fake"}, chunking={"ocr": False})
     services = Services(
