@@ -27,7 +27,7 @@ from agent.render import chat_messages, sources_html  # noqa: E402
 from rag.citations import clock  # noqa: E402
 from rag.errors import ConfigError, LectureLensError  # noqa: E402
 from rag.factory import Services  # noqa: E402
-from rag.types import PageSpan, TimeSpan  # noqa: E402
+from rag.types import PageSpan, SourceKind, TimeSpan  # noqa: E402
 
 log = logging.getLogger("lecturelens.ui")
 
@@ -130,7 +130,7 @@ def _message(message: dict[str, Any] | None) -> tuple[str, str | None, str | Non
 
 
 def respond(services: Services, message: dict[str, Any] | None, conv: Conversation | None,
-            sources: list[str] | None, kinds: list[str] | None, *, answer_fn: AnswerFn | None = None,
+            sources: list[str] | None, kinds: list[SourceKind] | None, *, answer_fn: AnswerFn | None = None,
             pause_s: float = STREAM_PAUSE_S) -> Iterator[tuple[Any, ...]]:
     """One chat message → updates of (chat, input box, sources panel, state, caption, video, audio, page).
 
