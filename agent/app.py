@@ -21,7 +21,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import gradio as gr  # noqa: E402
 
 from agent.conversation import AnswerFn, Conversation, Source, Turn, answer_stream, failed  # noqa: E402
-from agent.media import entry, page_image, served_paths  # noqa: E402
+from agent.media import entries, entry, page_image, served_paths  # noqa: E402
 from agent.overview import example_questions, overview_markdown  # noqa: E402
 from agent.render import chat_messages, sources_html  # noqa: E402
 from rag.citations import clock  # noqa: E402
@@ -69,7 +69,7 @@ element.addEventListener('click', (e) => {
 
 
 def _mode_line(services: Services) -> str:
-    offline = services.settings.resolved_provider() != "gemini"
+    offline = services.settings.resolved_answerer() != "gemini"
     mode = ("**Offline** — answers are extractive, quoted from the course, no language model" if offline
             else "**Gemini** — answers written by a language model from cited course evidence")
     return f"Mode: {mode} · Embedder: `{services.embedder_label}`"
@@ -88,10 +88,10 @@ def open_source(services: Services, served: frozenset[str], s: Source | None) ->
         return "*That source belongs to a cleared conversation. Ask again.*", hide, hide, hide
     c = s.citation
     e = entry(services, c.source)
-    if e is None or not Path(e.get("path", "")).is_file():
+    if e is None or not e.path or not Path(e.path).is_file():
         return (f"**{c.display}**: `{c.source}` is no longer where the index says. "
                 "Re-run `lecturelens ingest` on the course folder."), hide, hide, hide
-    if e["path"] not in served:  # Gradio serves only the paths given at launch
+    if e.path not in served:  # Gradio serves only the paths given at launch
         return (f"**{c.display}**: `{c.source}` was ingested after the chat started. "
                 "Restart `lecturelens chat`."), hide, hide, hide
     loc = c.locator
@@ -100,7 +100,7 @@ def open_source(services: Services, served: frozenset[str], s: Source | None) ->
         span = c.segment or loc
         caption = (f"**[{c.label}] {c.display}** — playing from {clock(start)} "
                    f"(segment {clock(span.start_s)}–{clock(span.end_s)})")
-        media = gr.update(value=e["path"], playback_position=start, visible=True)
+        media = gr.update(value=e.path, playback_position=start, visible=True)
         page = hide
         if c.slide is not None:  # the deck page on screen at that second
             img = page_image(services, c.slide.source, c.slide.page)
@@ -184,7 +184,7 @@ def build_app(services: Services, *, answer_fn: AnswerFn | None = None,
     mode = _mode_line(services)
     try:
         overview, examples = overview_markdown(services, mode), example_questions(services)
-        choices = [(e.get("title") or rel, rel) for rel, e in sorted(_entries(services).items())]
+        choices = [(e.title or rel, rel) for rel, e in sorted(entries(services).items())]
     except Exception:  # noqa: BLE001 - the overview must never keep the chat from starting
         log.exception("course overview failed")
         overview, examples, choices = mode, [], []
@@ -243,12 +243,6 @@ def build_app(services: Services, *, answer_fn: AnswerFn | None = None,
         panel.click(on_open, [conv], viewer, api_visibility="private")
         chat.clear(on_clear, None, [conv, panel, *viewer], api_visibility="private")
     return demo
-
-
-def _entries(services: Services) -> dict[str, dict[str, Any]]:
-    from ingest.sources import Manifest
-
-    return Manifest(services.index_dir).sources
 
 
 def parse_auth(auth: str | None) -> tuple[str, str] | None:

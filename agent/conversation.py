@@ -182,13 +182,13 @@ def page_answer(services: Any, source: str, page: int, step: int, mode: Mode) ->
     """The answer to "next/previous slide": that page, quoted, and the lecture moments that show it."""
     chunks = services.store.chunks_of(source)
     pages = [c for c in chunks if isinstance(c.locator, PageSpan)]
-    count = max((c.locator.last for c in pages), default=0)  # type: ignore[union-attr]
+    count = max((c.locator.last for c in pages if isinstance(c.locator, PageSpan)), default=0)
     name = Path(source).name
     if page < 1 or page > count:
         edge = "first" if page < 1 else "last"
         return Answer(text=f"p. {page - step} was the {edge} page of {name}, so there is no "
                            f"{'previous' if step < 0 else 'next'} slide.", mode=mode)
-    chunk = next(c for c in pages if c.locator.first <= page <= c.locator.last)  # type: ignore[union-attr]
+    chunk = next(c for c in pages if isinstance(c.locator, PageSpan) and c.locator.first <= page <= c.locator.last)
     hits = [Hit(chunk=chunk, score=1.0, refined=PageSpan(first=page, last=page))]
     alignment = services.retriever.alignment
     shown: list[str] = []
@@ -212,7 +212,7 @@ def page_answer(services: Any, source: str, page: int, step: int, mode: Mode) ->
 
 
 def _mode(services: Any) -> Mode:
-    return "gemini" if services.settings.resolved_provider() == "gemini" else "offline"
+    return "gemini" if services.settings.resolved_answerer() == "gemini" else "offline"
 
 
 def answer_stream(services: Any, conv: Conversation, question: str, *, image: bytes | None = None,

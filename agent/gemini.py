@@ -41,11 +41,12 @@ def run_agent(chat_model: Any, tools: list, question: str, history: Sequence[tup
 
     agent = create_agent(model=chat_model, tools=tools, system_prompt=SYSTEM_PROMPT)
     messages = [m for q, a in history for m in ({"role": "user", "content": q}, {"role": "assistant", "content": a})]
-    inputs = {"messages": [*messages, {"role": "user", "content": question}]}
+    inputs: Any = {"messages": [*messages, {"role": "user", "content": question}]}  # the agent state
     if on_token is None:
         return _text(agent.invoke(inputs)["messages"][-1].content)
     answer = ""
-    for chunk, meta in agent.stream(inputs, stream_mode="messages"):
+    stream: Any = agent.stream(inputs, stream_mode="messages")  # (message chunk, metadata) pairs
+    for chunk, meta in stream:
         if meta.get("langgraph_node") != "model":
             continue  # tool results are evidence, not answer text
         if getattr(chunk, "tool_call_chunks", None):

@@ -93,8 +93,7 @@ def load_image(src: bytes | str | Path, *, name: str | None = None,
         try:
             im.seek(0)  # first frame of an animated GIF/WebP
             im.load()
-            im = ImageOps.exif_transpose(im) or im
-            rgb = _flatten(im)
+            rgb = _flatten(ImageOps.exif_transpose(im) or im)
         except Exception as e:  # noqa: BLE001 - truncated/corrupt data surfaces here as OSError, SyntaxError...
             raise InputError(f"{label}: the {kind} file is damaged or cut off, so it could not be decoded. "
                              "Take the screenshot or photo again and upload that.") from e

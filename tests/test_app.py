@@ -15,12 +15,12 @@ from agent.app import build_app, check_bind, on_clear, open_source, parse_auth, 
 from agent.conversation import rewrite, slide_step
 from agent.moments import cue_start, localize
 from agent.render import SEARCHING
-from ingest.sources import Manifest
 from rag import alignment as align_file
 from rag.alignment import Alignment, AlignmentFile, KeyframeSlide, SegmentSlides
 from rag.citations import cite
 from rag.errors import ConfigError, ProviderError
 from rag.factory import Services
+from rag.index import Manifest, ManifestEntry
 from rag.settings import load_settings
 from rag.types import Answer, Chunk, Hit, PageSpan, SlideRef, TimeSpan
 from tests.conftest_course import COURSE
@@ -49,9 +49,9 @@ def services(tmp_path) -> Services:
     index = tmp_path / "idx"
     manifest = Manifest(index)
     for rel, kind in ((VIDEO, "video"), (DECK, "pdf")):
-        manifest.put(rel, {"path": str(COURSE / rel), "kind": kind, "root": str(COURSE), "title": rel,
-                           "media_dir": str(index / "media" / kind), "duration_s": 104.0, "has_captions": True,
-                           "page_count": 6 if kind == "pdf" else None})
+        manifest.put(rel, ManifestEntry(sha256="", path=str(COURSE / rel), kind=kind, root=str(COURSE), title=rel,
+                                        media_dir=str(index / "media" / kind), duration_s=104.0, has_captions=True,
+                                        page_count=6 if kind == "pdf" else None))
     seg = SegmentSlides(source=VIDEO, start=48.4, end=71.5, slide=_slide(10), keyframes=(
         KeyframeSlide(t=48.6, start=48.4, end=59.6, slide=_slide(4)),
         KeyframeSlide(t=60.0, start=59.6, end=68.0, slide=_slide(10)),

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from agent.offline import OFFLINE_LABEL
-from ingest.sources import Manifest
 from rag.citations import cite
 from rag.factory import Services
+from rag.index import Manifest, ManifestEntry
 from rag.settings import load_settings
 from rag.types import Answer, Chunk, Hit, PageSpan, SlideRef, TimeSpan
 from tests.conftest_course import COURSE
@@ -135,12 +135,8 @@ def test_chat_cites_plays_and_shows_pages(browser, tmp_path):
     for rel, kind in ((VIDEO, "video"), (DECK, "pdf"), (AUDIO, "audio")):
         manifest.put(
             rel,
-            {
-                "path": str(COURSE / rel),
-                "kind": kind,
-                "root": str(COURSE),
-                "media_dir": str(index / "media" / kind),
-            },
+            ManifestEntry(sha256="", path=str(COURSE / rel), kind=kind, root=str(COURSE),
+                          media_dir=str(index / "media" / kind)),
         )
     settings = load_settings(index_dir=index, embedding={"provider": "fake"}, chunking={"ocr": False})
     services = Services(
@@ -371,7 +367,7 @@ def test_chat_over_the_sample_course(browser, sample_index, tmp_path):
         key = marker.get_attribute("href").removeprefix("#ll-open-")
         entry = page.locator(f"#ll-src-{key}").inner_text()  # e.g. "▶ [S1] Lecture 1 · Supervised · 0:26–0:30 …"
         title, shown_start = re.search(r"\] (.*) · (\d+:\d\d)–", entry).groups()
-        video = next(rel for rel, e in Manifest(services.index_dir).sources.items() if e.get("title") == title)
+        video = next(rel for rel, e in Manifest(services.index_dir).sources.items() if e.title == title)
         # the citation starts at a sentence: a caption cue of the narration, not the segment's start
         start = min((c["start"] for c in TRUTH["videos"][video]["cues"]),
                     key=lambda t: abs(t - _seconds(shown_start)))

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ingest.sources import Manifest
+from rag.index import Manifest
 from tests.conftest_course import COURSE
 
 pytestmark = [
@@ -36,7 +36,7 @@ def test_ten_sessions_at_once(sample_index):
     from tests.test_app_browser import _free_port
 
     services = sample_index["services"]
-    titles = {rel: e.get("title") for rel, e in Manifest(services.index_dir).sources.items()}
+    titles = {rel: e.title for rel, e in Manifest(services.index_dir).sources.items()}
     facts = [f for f in TRUTH["facts"] if f["source"].startswith("lectures/")][:SESSIONS]
     assert len(facts) == SESSIONS
     port = _free_port()
