@@ -13,15 +13,16 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ingest.captions import Cue
+from ingest.speech import Transcriber, Word
 from rag.errors import IngestError
+from rag.index import transcripts_dir
 
 if TYPE_CHECKING:
     from rag.settings import TranscribeSettings
@@ -39,33 +40,6 @@ CLAUSE_MIN_CUE_S = 2.0
 _SENTENCE_END = re.compile(r"[.?!…][\"'”’)\]]*$")
 _CLAUSE_END = re.compile(r"[,;:][\"'”’)\]]*$")
 _DONE = "transcript.vtt"
-
-
-@dataclass(frozen=True)
-class Word:
-    """One recognised word: seconds from the start of the media (or of the window handed over)."""
-
-    start: float
-    end: float
-    text: str  # as the model writes it, with its leading space
-
-
-class Transcriber(Protocol):
-    """Audio in, timed words out. One implementation per service (offline Whisper now, Gemini next)."""
-
-    @property
-    def key(self) -> str:
-        """Identity of everything that changes the words (model, settings): names caches and source hashes."""
-        ...
-
-    @property
-    def label(self) -> str:
-        """For people and the manifest, e.g. `faster-whisper tiny.en int8 + VAD (offline)`."""
-        ...
-
-    def transcribe(self, audio: np.ndarray) -> list[Word]:
-        """Words of mono float32 16 kHz samples; times from the first sample."""
-        ...
 
 
 def make_transcriber(settings: TranscribeSettings) -> Transcriber:
@@ -205,7 +179,7 @@ def _atomic_write(path: Path, text: str) -> None:
 def transcript_dir(index_dir: Path, sha256: str, key: str) -> Path:
     """Where one media file's transcript (and its unfinished windows) live: keyed by bytes and transcriber."""
     slug = re.sub(r"[^A-Za-z0-9.]+", "-", key).strip("-")
-    return Path(index_dir) / "transcripts" / f"{sha256[:16]}-{slug}"
+    return transcripts_dir(index_dir) / f"{sha256[:16]}-{slug}"
 
 
 Progress = Callable[[float, float | None], None]  # (seconds transcribed, total seconds or None)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ingest.transcribe import Word
+from ingest.speech import Word
 from rag.errors import ConfigError
 
 if TYPE_CHECKING:

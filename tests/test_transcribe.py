@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.audio import load_captions
 from ingest.captions import Cue, parse_captions
 from ingest.pipeline import _wants_transcript, ingest_paths
 from ingest.sources import Found, content_hash
+from ingest.timed import load_captions
 from ingest.transcribe import SAMPLE_RATE, Word, audio_windows, transcribe_file, vtt_text, words_to_cues
 from rag.factory import build
 from rag.settings import TranscribeSettings, load_settings
