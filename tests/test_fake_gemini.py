@@ -283,3 +283,15 @@ def test_every_header_is_recorded_and_the_key_is_masked_when_printed(fake_gemini
     assert rec.headers["x-goog-api-key"] == KEY
     assert {"user-agent", "x-goog-api-client", "content-type"} <= set(rec.headers)
     assert KEY not in repr(rec) and KEY not in repr(fake_gemini.requests) and "***" in repr(rec)
+
+
+def test_unscripted_reply_after_evidence_cites_with_a_grouped_label(fake_gemini):
+    from google.genai import types
+
+    client = chat_client(fake_gemini)
+    evidence = types.Part.from_function_response(name="search_course",
+                                                 response={"result": "[S1] deck p. 3\\n...\\n[S2] Lecture 2 · 0:15"})
+    r = client.models.generate_content(model="gemini-2.5-flash-lite", contents=[
+        types.Content(role="user", parts=[types.Part.from_text(text="what is gamma?")]),
+        types.Content(role="user", parts=[evidence])])
+    assert r.text == "The course material covers this [S1, S2]."

@@ -293,3 +293,44 @@ def test_chat_errors_reach_the_ui_as_the_remedy(tiny, fake_gemini):
     shown = outs[-1][0][-1]["content"]
     assert "HTTP 429" in shown and "lower gemini.concurrency" in shown and "could not answer" in shown
     assert "Traceback" not in shown and KEY not in shown
+
+
+def test_one_provider_gives_embedding_and_chat_the_same_version_and_retries(fake_gemini):
+    settings = GeminiSettings(base_url=fake_gemini.url, api_version="v1alpha", retries=2,
+                              retry_initial_s=0.01, retry_max_s=0.02)
+    provider = GeminiProvider(settings, SecretStr(KEY))
+    emb = GeminiEmbedder(settings, SecretStr(KEY), gemini=provider)
+    chat = provider.chat_model()
+    fake_gemini.fail_next(503, times=2)
+    emb.embed_documents([EmbedItem(text="x")])
+    fake_gemini.fail_next(503, times=2)
+    chat.invoke("hello")
+    by_action = {}
+    for r in fake_gemini.requests:
+        by_action.setdefault(r.action, []).append((r.path.split("/")[1], r.status))
+    assert by_action["batchEmbedContents"] == [("v1alpha", 503), ("v1alpha", 503), ("v1alpha", 200)]
+    assert by_action["generateContent"] == [("v1alpha", 503), ("v1alpha", 503), ("v1alpha", 200)]
+    assert emb._client is provider.client()  # one google-genai client for every embedding call
+
+
+def test_an_ingest_rerun_after_a_failure_pays_only_for_the_missing_items(fake_gemini, tmp_path, monkeypatch):
+    from ingest.pipeline import ingest_paths
+    from tests.conftest_course import COURSE
+
+    monkeypatch.setenv("GEMINI_API_KEY", KEY)
+    course = tmp_path / "course"
+    (course / "slides").mkdir(parents=True)
+    (course / "slides" / "ml_basics.pdf").write_bytes((COURSE / "slides" / "ml_basics.pdf").read_bytes())
+    settings = load_settings(index_dir=tmp_path / "idx", embedding={"provider": "gemini"},
+                             gemini={"base_url": fake_gemini.url, "retries": 0, "batch_size": 4, "concurrency": 1},
+                             chunking={"ocr": False})
+    fake_gemini.fail_next(503, times=1, skip=2)  # the third embedding call fails: the file fails
+    first = ingest_paths([course], build(settings, create=True), show_progress=False)
+    assert [f["source"] for f in first.failed] == ["slides/ml_basics.pdf"] and "HTTP 503" in first.failed[0]["error"]
+    paid_first = sum(len(r.body["requests"]) for r in fake_gemini.embed_requests if r.status == 200)
+    assert paid_first == 8
+    fake_gemini.reset()
+    again = ingest_paths([course], build(settings), show_progress=False)
+    assert again.failed == [] and again.ingested == ["slides/ml_basics.pdf"]
+    paid_again = sum(len(r.body["requests"]) for r in fake_gemini.embed_requests)
+    assert paid_again == again.vectors - paid_first  # only what the failed run had not embedded

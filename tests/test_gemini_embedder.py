@@ -267,3 +267,9 @@ def test_generate_content_text_tool_call_and_stream(fake_gemini):
     assert first.path == "/v1beta/models/gemini-3.5-flash:generateContent"
     assert first.body["systemInstruction"]["parts"] == [{"text": "cite"}]
     assert last.path.endswith(":streamGenerateContent") and last.query == {"alt": "sse"}
+
+
+def test_query_image_of_another_type_goes_out_as_jpeg(fake_gemini):
+    embedder(fake_gemini).embed_query("this slide", image=media.image("GIF"), image_mime="image/gif")
+    parts = fake_gemini.embed_requests[-1].body["requests"][0]["content"]["parts"]
+    assert [p["inline_data"]["mime_type"] for p in parts if "inline_data" in p] == ["image/jpeg"]

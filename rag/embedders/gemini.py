@@ -37,6 +37,7 @@ from rag.vector_cache import VectorCache, item_key
 # Longest media per item the model takes, by modality (see rag/testing/fake_rules.py for the sources).
 MEDIA_SECONDS = {"video": 120.0, "audio": 80.0}
 VERTEX_VIDEO_WITH_AUDIO_S = 80.0
+QUERY_IMAGE_MIMES = ("image/png", "image/jpeg")  # the only image types gemini-embedding-2 takes
 
 
 class GeminiEmbedder:
@@ -115,6 +116,12 @@ class GeminiEmbedder:
         parts = []
         if text and text.strip():
             parts.append(types.Part.from_text(text=f"task: search result | query: {text.strip()}"))
+        if image and image_mime not in QUERY_IMAGE_MIMES:
+            # Fallback for callers that skipped rag.uploads: the API takes PNG/JPEG only (a WebP is a 400).
+            from rag.uploads import load_image
+
+            upload = load_image(image)
+            image, image_mime = upload.data, upload.mime
         if image:
             parts.append(types.Part.from_bytes(data=image, mime_type=image_mime))
         if not parts:

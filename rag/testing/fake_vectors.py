@@ -14,7 +14,7 @@ import base64
 import binascii
 import hashlib
 import re
-from collections import Counter
+from collections import defaultdict
 from functools import lru_cache
 from typing import Any
 
@@ -61,7 +61,7 @@ def _project(weights: dict[str, float]) -> np.ndarray:
 
 def _text_features(text: str) -> dict[str, float]:
     words = [w for w in re.findall(r"\w+", _SCAFFOLD.sub(" ", text).lower()) if w not in _STOP]
-    weights: Counter[str] = Counter()
+    weights: defaultdict[str, float] = defaultdict(float)
     for w in words:
         weights["w:" + w] += 1.0
         padded = f"#{w}#"
