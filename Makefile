@@ -45,9 +45,10 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check rag ingest agent eval tests bench examples
+	$(BIN)/mypy
 
 bench: $(STAMP) sysdeps
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(INDEX) .pytest_cache
+	rm -rf $(INDEX) .pytest_cache .mypy_cache

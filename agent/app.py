@@ -21,13 +21,13 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import gradio as gr  # noqa: E402
 
 from agent.conversation import AnswerFn, Conversation, Source, Turn, answer_stream, failed  # noqa: E402
-from agent.media import entry, page_image, served_paths  # noqa: E402
+from agent.media import entries, entry, page_image, served_paths  # noqa: E402
 from agent.overview import example_questions, overview_markdown  # noqa: E402
 from agent.render import chat_messages, sources_html  # noqa: E402
 from rag.citations import clock  # noqa: E402
 from rag.errors import ConfigError, LectureLensError  # noqa: E402
 from rag.factory import Services  # noqa: E402
-from rag.types import PageSpan, TimeSpan  # noqa: E402
+from rag.types import PageSpan, SourceKind, TimeSpan  # noqa: E402
 
 log = logging.getLogger("lecturelens.ui")
 
@@ -69,7 +69,7 @@ element.addEventListener('click', (e) => {
 
 
 def _mode_line(services: Services) -> str:
-    offline = services.settings.resolved_provider() != "gemini"
+    offline = services.settings.resolved_answerer() != "gemini"
     mode = ("**Offline** — answers are extractive, quoted from the course, no language model" if offline
             else "**Gemini** — answers written by a language model from cited course evidence")
     return f"Mode: {mode} · Embedder: `{services.embedder_label}`"
@@ -88,18 +88,19 @@ def open_source(services: Services, served: frozenset[str], s: Source | None) ->
         return "*That source belongs to a cleared conversation. Ask again.*", hide, hide, hide
     c = s.citation
     e = entry(services, c.source)
-    if e is None or not Path(e.get("path", "")).is_file():
+    if e is None or not e.path or not Path(e.path).is_file():
         return (f"**{c.display}**: `{c.source}` is no longer where the index says. "
                 "Re-run `lecturelens ingest` on the course folder."), hide, hide, hide
-    if e["path"] not in served:  # Gradio serves only the paths given at launch
+    if e.path not in served:  # Gradio serves only the paths given at launch
         return (f"**{c.display}**: `{c.source}` was ingested after the chat started. "
                 "Restart `lecturelens chat`."), hide, hide, hide
     loc = c.locator
     if isinstance(loc, TimeSpan):
         start = s.play_s if s.play_s is not None else loc.start_s
+        span = c.segment or loc
         caption = (f"**[{c.label}] {c.display}** — playing from {clock(start)} "
-                   f"(cited span {clock(loc.start_s)}–{clock(loc.end_s)})")
-        media = gr.update(value=e["path"], playback_position=start, visible=True)
+                   f"(segment {clock(span.start_s)}–{clock(span.end_s)})")
+        media = gr.update(value=e.path, playback_position=start, visible=True)
         page = hide
         if c.slide is not None:  # the deck page on screen at that second
             img = page_image(services, c.slide.source, c.slide.page)
@@ -129,7 +130,7 @@ def _message(message: dict[str, Any] | None) -> tuple[str, str | None, str | Non
 
 
 def respond(services: Services, message: dict[str, Any] | None, conv: Conversation | None,
-            sources: list[str] | None, kinds: list[str] | None, *, answer_fn: AnswerFn | None = None,
+            sources: list[str] | None, kinds: list[SourceKind] | None, *, answer_fn: AnswerFn | None = None,
             pause_s: float = STREAM_PAUSE_S) -> Iterator[tuple[Any, ...]]:
     """One chat message → updates of (chat, input box, sources panel, state, caption, video, audio, page).
 
@@ -156,7 +157,8 @@ def respond(services: Services, message: dict[str, Any] | None, conv: Conversati
             turns = [*conv.turns, turn]
             if last is not None and pause_s and not turn.done:
                 time.sleep(pause_s)
-            yield (chat_messages(turns), None, sources_html(turns), conv,
+            # The state holds the answer so far: a source shown while the answer streams opens at once.
+            yield (chat_messages(turns), None, sources_html(turns), Conversation(turns),
                    *(_hidden() if last is None else [gr.update()] * 4))
             last = turn
         conv.turns.append(turn)
@@ -182,7 +184,7 @@ def build_app(services: Services, *, answer_fn: AnswerFn | None = None,
     mode = _mode_line(services)
     try:
         overview, examples = overview_markdown(services, mode), example_questions(services)
-        choices = [(e.get("title") or rel, rel) for rel, e in sorted(_entries(services).items())]
+        choices = [(e.title or rel, rel) for rel, e in sorted(entries(services).items())]
     except Exception:  # noqa: BLE001 - the overview must never keep the chat from starting
         log.exception("course overview failed")
         overview, examples, choices = mode, [], []
@@ -224,13 +226,13 @@ def build_app(services: Services, *, answer_fn: AnswerFn | None = None,
                                              elem_id="ll-kinds")
             with gr.Column(scale=2, elem_id="ll-sources"):
                 caption = gr.Markdown(elem_id="ll-caption")
-                video = gr.Video(visible=False, autoplay=True, interactive=False, label="Lecture",
-                                 elem_id="ll-video", buttons=["download"])
+                video = gr.Video(visible=False, autoplay=True, interactive=False, label="Lecture", show_label=False,
+                                 elem_id="ll-video", buttons=["download"], height=300)
                 # Plain <audio> player: the waveform one drops a playback_position sent with a new file.
                 audio = gr.Audio(visible=False, autoplay=True, interactive=False, label="Audio",
                                  elem_id="ll-audio", buttons=["download"],
                                  waveform_options=gr.WaveformOptions(show_recording_waveform=False))
-                page = gr.Image(visible=False, interactive=False, label="Page", elem_id="ll-page",
+                page = gr.Image(visible=False, interactive=False, label="Page", elem_id="ll-page", height=240,
                                 type="filepath", buttons=["fullscreen", "download"])
                 # Below the player, so the player stays in view when a long list of sources is clicked.
                 gr.Markdown("### Sources")
@@ -241,12 +243,6 @@ def build_app(services: Services, *, answer_fn: AnswerFn | None = None,
         panel.click(on_open, [conv], viewer, api_visibility="private")
         chat.clear(on_clear, None, [conv, panel, *viewer], api_visibility="private")
     return demo
-
-
-def _entries(services: Services) -> dict[str, dict[str, Any]]:
-    from ingest.sources import Manifest
-
-    return Manifest(services.index_dir).sources
 
 
 def parse_auth(auth: str | None) -> tuple[str, str] | None:

@@ -18,10 +18,10 @@ from rag.errors import LectureLensError
 @json_option
 def ask(question, image, index_dir, as_json):
     """Ask a question about the course; the answer cites lecture moments and pages."""
-    from agent.answer import answer_json
     from agent.answer import ask as ask_fn
     from agent.moments import localize
     from agent.offline import OFFLINE_LABEL
+    from rag.contracts import answer_json
     from rag.factory import build
     from rag.uploads import load_image
 

@@ -6,11 +6,13 @@ here is plain Python so it is tested without a server.
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from agent.moments import localize, quoted, slide_at
 from agent.overview import page_title
@@ -19,6 +21,7 @@ from rag.errors import LectureLensError
 from rag.lexical import STOPWORDS
 from rag.types import Answer, Citation, Hit, PageSpan, SlideRef, SourceKind, TimeSpan
 
+Mode = Literal["offline", "gemini"]
 AnswerFn = Callable[..., Answer]  # agent.answer.ask(services, question, image, image_mime=..., sources=...)
 
 _NEXT = re.compile(r"\b(next|following)\s+(slide|page)\b", re.I)
@@ -175,17 +178,17 @@ def finished(services: Any, turn: Turn, turn_no: int, answer: Answer) -> Turn:
                    sources=_sources(services, turn_no, answer, starts))
 
 
-def page_answer(services: Any, source: str, page: int, step: int, mode: str) -> Answer:
+def page_answer(services: Any, source: str, page: int, step: int, mode: Mode) -> Answer:
     """The answer to "next/previous slide": that page, quoted, and the lecture moments that show it."""
     chunks = services.store.chunks_of(source)
     pages = [c for c in chunks if isinstance(c.locator, PageSpan)]
-    count = max((c.locator.last for c in pages), default=0)  # type: ignore[union-attr]
+    count = max((c.locator.last for c in pages if isinstance(c.locator, PageSpan)), default=0)
     name = Path(source).name
     if page < 1 or page > count:
         edge = "first" if page < 1 else "last"
         return Answer(text=f"p. {page - step} was the {edge} page of {name}, so there is no "
-                           f"{'previous' if step < 0 else 'next'} slide.", mode=mode, declined=True)
-    chunk = next(c for c in pages if c.locator.first <= page <= c.locator.last)  # type: ignore[union-attr]
+                           f"{'previous' if step < 0 else 'next'} slide.", mode=mode)
+    chunk = next(c for c in pages if isinstance(c.locator, PageSpan) and c.locator.first <= page <= c.locator.last)
     hits = [Hit(chunk=chunk, score=1.0, refined=PageSpan(first=page, last=page))]
     alignment = services.retriever.alignment
     shown: list[str] = []
@@ -208,8 +211,8 @@ def page_answer(services: Any, source: str, page: int, step: int, mode: str) -> 
     return Answer(text=text, citations=tuple(cite(k, h) for k, h in labelled.items()), mode=mode, hits=tuple(hits))
 
 
-def _mode(services: Any) -> str:
-    return "gemini" if services.settings.resolved_provider() == "gemini" else "offline"
+def _mode(services: Any) -> Mode:
+    return "gemini" if services.settings.resolved_answerer() == "gemini" else "offline"
 
 
 def answer_stream(services: Any, conv: Conversation, question: str, *, image: bytes | None = None,
@@ -227,6 +230,7 @@ def answer_stream(services: Any, conv: Conversation, question: str, *, image: by
     query = question if (image is not None or step) else rewrite(conv.turns, question)
     turn = Turn(question=question, query=query, image_name=image_name, image_path=image_path)
     yield turn
+    streamed = False
     if here is not None:
         answer = page_answer(services, here[0], here[1] + step, step, _mode(services))
     else:
@@ -238,17 +242,63 @@ def answer_stream(services: Any, conv: Conversation, question: str, *, image: by
         history = conv.history()
         if history:
             kwargs["history"] = history
-        answer = answer_fn(services, query or None, image, **kwargs)
-    full = finished(services, turn, turn_no, answer)
-    if full.declined or not full.sources:
+        if _mode(services) == "gemini":  # the model's tokens are shown as they come
+            streamed = True
+            for partial in _tokens(lambda on_token: answer_fn(services, query or None, image, on_token=on_token,
+                                                              **kwargs)):
+                if isinstance(partial, Answer):
+                    answer = partial
+                else:
+                    yield replace(turn, text=_MARKER.sub("", partial).strip())
+        else:
+            answer = answer_fn(services, query or None, image, **kwargs)
+    full = _said_before(conv.turns, finished(services, turn, turn_no, answer))
+    if streamed or full.declined or not full.sources:
         yield replace(full, done=True)
         return
-    shown = ""
+    shown = ""  # offline answers are complete at once: shown sentence by sentence, sources filling in
     for sentence in _SENTENCE_END.split(full.text):
         shown = f"{shown} {sentence}".strip()
         cited = [s for s in full.sources if f"[{s.citation.label}]" in shown]
         yield replace(full, text=shown, sources=tuple(cited))
     yield replace(full, done=True)
+
+
+NOTHING_MORE = "That is all the course says on this; the cited places have the whole passage."
+
+
+def _said_before(turns: Sequence[Turn], turn: Turn) -> Turn:
+    """A follow-up whose answer repeats the previous one word for word says so instead of pretending to add."""
+    prev = next((t for t in reversed(turns) if t.done and not t.error), None)
+    if prev is None or turn.declined or turn.query == turn.question or not turn.text:
+        return turn
+    if _MARKER.sub("", prev.text).strip() != _MARKER.sub("", turn.text).strip():
+        return turn
+    return replace(turn, text=f"{turn.text} {NOTHING_MORE}")
+
+
+def _tokens(run: Callable[[Callable[[str], None]], Answer]) -> Iterator[str | Answer]:
+    """Run a streaming answerer in a thread: the text so far after each token, then the Answer.
+    The answerer's exception is raised here, in the caller's thread."""
+    q: queue.Queue[str | None] = queue.Queue()
+    result: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            result["answer"] = run(q.put)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+            result["error"] = e
+        finally:
+            q.put(None)
+
+    threading.Thread(target=work, daemon=True, name="lecturelens-answer").start()
+    text = ""
+    while (token := q.get()) is not None:
+        text += token
+        yield text
+    if "error" in result:
+        raise result["error"]
+    yield result["answer"]
 
 
 def failed(turn: Turn, error: BaseException) -> Turn:

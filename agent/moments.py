@@ -1,9 +1,10 @@
 """Where a cited lecture moment starts playing, and which slide is on screen at that second.
 
 A video/audio citation names a 15–30 s segment, but the sentence that answers is a few seconds of it:
-playback starts at the first caption cue of the cited sentence (or at the hit's sentence-level
-`moment` when retrieval provides one), and the slide shown beside the player is the page on screen at
-that second (per-keyframe alignment), not the segment's majority slide. Camera stretches get no slide.
+playback starts at the hit's sentence-level `moment` (rag/moments.py: the caption cues that best support
+the query), else at the first caption cue of the sentence the answer quotes; the slide shown beside the
+player is the page on screen at that second (per-keyframe alignment), not the segment's majority slide.
+Camera stretches get no slide.
 """
 
 from __future__ import annotations
@@ -50,9 +51,8 @@ def play_start(hit: Hit, quote: str = "", question: str = "") -> float:
     sentence, else the cue best matching the question, else the start of the cited span."""
     loc = hit.locator
     assert isinstance(loc, TimeSpan)
-    moment = getattr(hit, "moment", None)  # sentence-level span from retrieval, when it provides one
-    if isinstance(moment, TimeSpan):
-        return moment.start_s
+    if hit.moment is not None:  # the sentence-level span retrieval found
+        return hit.moment.start_s
     for text in (quote, question):
         t = cue_start(hit.chunk.cues, text)
         if t is not None and loc.start_s - 1e-3 <= t <= loc.end_s:
@@ -73,7 +73,7 @@ def slide_at(alignment: Alignment | None, hit: Hit, t: float) -> SlideRef | None
 def hit_of(answer: Answer, c: Citation) -> Hit | None:
     """The retrieved hit a citation was made from (same source and place)."""
     for h in answer.hits:
-        if h.chunk.source == c.source and h.locator == c.locator:
+        if h.chunk.source == c.source and c.locator in (h.locator, h.moment):
             return h
     return None
 

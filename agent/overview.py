@@ -6,37 +6,37 @@ import re
 from pathlib import PurePosixPath
 from typing import Any
 
-from ingest.sources import Manifest
 from rag.citations import clock
+from rag.index import Manifest, ManifestEntry
 
 _KIND = {"video": "Lecture", "pdf": "Slides", "audio": "Audio"}
-_TITLE = re.compile(r"^[A-Za-z][\w\s\-–'’,:()/&]{3,60}$")
+_TITLE = re.compile(r"^[A-Za-z][\w\s\-–'’,:()/&]{3,60}\??$")
 
 
-def _words_from(e: dict[str, Any]) -> str:
-    if e.get("kind") == "pdf":
+def _words_from(e: ManifestEntry) -> str:
+    if e.kind == "pdf":
         return "page text"
-    # The manifest's `transcript` ({"path", "by"}) is set when speech-to-text fed the file.
-    if e.get("transcript"):
-        return "captions + machine transcript" if e.get("has_captions") else "machine transcript"
-    if e.get("has_captions"):
+    # The manifest's `transcript` (path, by) is set when speech-to-text fed the file.
+    if e.transcript is not None:
+        return "captions + machine transcript" if e.has_captions else "machine transcript"
+    if e.has_captions:
         return "captions"
     return "none (on-screen text only)"
 
 
-def _length(e: dict[str, Any]) -> str:
-    if e.get("kind") == "pdf":
-        return f"{e.get('page_count') or '?'} pages"
-    return clock(e["duration_s"]) if e.get("duration_s") else "?"
+def _length(e: ManifestEntry) -> str:
+    if e.kind == "pdf":
+        return f"{e.page_count or '?'} pages"
+    return clock(e.duration_s) if e.duration_s else "?"
 
 
 def page_title(text: str) -> str:
     """A slide's title: the line just above its first bullet (diagram labels come first in the text
-    layer), else its first line that reads like a title."""
+    layer); on a slide without bullets, its first line that reads like a title."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    for i, ln in enumerate(lines):
-        if ln.startswith("•") and i > 0 and _TITLE.match(lines[i - 1]):
-            return lines[i - 1]
+    first_bullet = next((i for i, ln in enumerate(lines) if ln.startswith("•")), None)
+    if first_bullet:
+        return lines[first_bullet - 1] if _TITLE.match(lines[first_bullet - 1]) else ""
     return next((ln for ln in lines if _TITLE.match(ln) and len(ln.split()) >= 2 and ln[0].isupper()), "")
 
 
@@ -47,7 +47,7 @@ def example_questions(services: Any, n: int = 4) -> list[str]:
     entries = Manifest(services.index_dir).sources
     if store is not None:
         for rel, e in sorted(entries.items()):
-            if e.get("kind") != "pdf":
+            if e.kind != "pdf":
                 continue
             for chunk in store.chunks_of(rel):
                 for text in chunk.page_texts[1:] if chunk.locator.first == 1 else chunk.page_texts:
@@ -56,9 +56,10 @@ def example_questions(services: Any, n: int = 4) -> list[str]:
                         titles.append(title)
     if len(titles) > n:  # spread over the deck(s), not the first pages only
         titles = [titles[round(i * (len(titles) - 1) / (n - 1))] for i in range(n)]
-    questions = [f"What does the course say about {_lower(t.rstrip(':'))}?" for t in titles[:n]]
+    questions = [t if t.endswith("?") else f"What does the course say about {_lower(t.rstrip(':'))}?"
+                 for t in titles[:n]]
     if not questions:
-        questions = [f"What is {e.get('title') or PurePosixPath(rel).stem} about?"
+        questions = [f"What is {e.title or PurePosixPath(rel).stem} about?"
                      for rel, e in sorted(entries.items())][:n]
     return questions
 
@@ -77,21 +78,21 @@ def overview_markdown(services: Any, mode_line: str) -> str:
         return (f"{mode_line}\n\n**The index at `{services.index_dir}` is empty.** Add material with "
                 "`lecturelens ingest COURSE_FOLDER --index " + str(services.index_dir) + "`, then restart "
                 "`lecturelens chat`.")
-    by_kind: dict[str, list[dict[str, Any]]] = {}
+    by_kind: dict[str, list[tuple[str, ManifestEntry]]] = {}
     for rel, e in sorted(entries.items()):
-        by_kind.setdefault(e.get("kind", "?"), []).append({**e, "rel": rel})
+        by_kind.setdefault(e.kind, []).append((rel, e))
     counts = []
     for kind, noun in (("video", "lecture"), ("pdf", "slide deck"), ("audio", "audio file")):
         items = by_kind.get(kind, [])
         if not items:
             continue
-        size = (f"{sum(i.get('page_count') or 0 for i in items)} pages" if kind == "pdf"
-                else clock(sum(i.get("duration_s") or 0 for i in items)))
+        size = (f"{sum(e.page_count or 0 for _, e in items)} pages" if kind == "pdf"
+                else clock(sum(e.duration_s or 0 for _, e in items)))
         counts.append(f"{len(items)} {noun}{'s' if len(items) != 1 else ''} ({size})")
     rows = ["| | title | file | length | words from |", "|---|---|---|---|---|"]
     for kind in ("video", "pdf", "audio"):
-        for i in by_kind.get(kind, []):
-            rows.append(f"| {_KIND[kind]} | {i.get('title') or ''} | `{i['rel']}` | {_length(i)} | {_words_from(i)} |")
+        for rel, e in by_kind.get(kind, []):
+            rows.append(f"| {_KIND[kind]} | {e.title or ''} | `{rel}` | {_length(e)} | {_words_from(e)} |")
     return "\n".join([
         f"{mode_line}\n",
         f"**Indexed:** {', '.join(counts)} · index `{services.index_dir}`\n",

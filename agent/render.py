@@ -19,6 +19,8 @@ from rag.types import TimeSpan
 SEARCHING = "*Searching the course…*"
 DECLINE_HINT = ("Sorry, I couldn't find this in the course, so I won't guess. "
                 "Try other words, or ask about a topic from the lectures or slides.")
+PICTURE_HINT = ("This picture does not match any slide or lecture frame of the course. Try a sharper or "
+                "closer photo of the slide, or ask in words.")
 NO_SOURCES = ("<p class='ll-empty'><em>The places each answer cites appear here. Click one (or an [S n] "
               "marker in the answer) to play the lecture at that sentence or see the page.</em></p>")
 _MARK = re.compile(r"\[(S\d+)\]")
@@ -51,7 +53,7 @@ def assistant_markdown(turn: Turn) -> str:
     if not turn.text and not turn.done:
         return SEARCHING
     if turn.declined:
-        return f"**Not in this course.** {turn.text if turn.sources else DECLINE_HINT}"
+        return f"**Not in this course.** {PICTURE_HINT if turn.image_name and not turn.question else DECLINE_HINT}"
     parts = [f"*{OFFLINE_LABEL}*"] if turn.mode == "offline" else []
     if turn.query != turn.question and turn.question:
         parts.append(f"*Follow-up, searched as: “{turn.query}”*")

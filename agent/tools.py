@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from llama_index.core.schema import QueryBundle
 
@@ -46,11 +47,11 @@ def _evidence_text(hit: Hit, limit: int = 1200) -> str:
     return located_text(hit)[:limit]
 
 
-def make_tools(retriever: Retriever, book: EvidenceBook, k: int = 5) -> list:
-    """The tools the answering agent may call."""
+def make_tools(retriever: Retriever, book: EvidenceBook, k: int = 5, **filters: Any) -> list:
+    """The tools the answering agent may call; `filters` (sources=[...], kinds=[...]) restrict every search."""
     from langchain_core.tools import tool
 
-    course = CourseRetriever(retriever, k=k)
+    course = CourseRetriever(retriever, k=k, **{name: v for name, v in filters.items() if v})
 
     @tool
     def search_course(query: str) -> str:

@@ -213,8 +213,8 @@ def _unmatched_path(index: image_index.ImageIndex, n: int = 8) -> tuple[list[flo
     """A photo of a slide that is not in the course: picture search finds nothing, so it is read (OCR)."""
     import cv2
 
+    from rag.image_query import ocr_sized
     from rag.ocr import ocr_text
-    from rag.retrieval import _ocr_sized
 
     total, ocr = [], []
     for j in range(n + 1):
@@ -224,7 +224,7 @@ def _unmatched_path(index: image_index.ImageIndex, n: int = 8) -> tuple[list[flo
         matched = [m for m in index.search(jpg, SEARCH_K) if m.matched]
         t_ocr = time.perf_counter()
         if not matched:
-            ocr_text(_ocr_sized(jpg))
+            ocr_text(ocr_sized(jpg))
         if j:  # the first one loads the OCR models
             ocr.append((time.perf_counter() - t_ocr) * 1000)
             total.append((time.perf_counter() - t) * 1000)

@@ -133,7 +133,7 @@ def probe(index: Path, url: str | None, mode: str, warm: int) -> dict:
 
     retriever = Retriever(store, LocalEmbedder(), RetrievalSettings(), image_search=image_search)
     t0 = time.time()
-    first = retriever.search(Query(text=QUERIES[0]))
+    first = retriever.search(Query(text=QUERIES[0])).hits
     t1 = time.time()
     out = {"imports_s": t_imports - t_start, "open_s": t0 - t_imports, "first_query_s": t1 - t0,
            "cold_total_s": t1 - t_start, "hits": len(first)}

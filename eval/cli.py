@@ -93,8 +93,8 @@ def _render(report, out: Path, d, misses: list[str]) -> None:
                    + f", latency p50/p95 {fmt(m.get('answer_latency_p50_ms'))}/"
                      f"{fmt(m.get('answer_latency_p95_ms'))} ms")
     if d is not None:
-        for line in diff_lines(d):
-            click.echo(line)
+        for row in diff_lines(d):
+            click.echo(row)
     click.echo(f"wrote {out / 'report.json'}, {out / 'report.md'}, {out / 'report.png'}")
     for miss in misses:
         click.secho(f"FAIL {miss}", fg="red", err=True)

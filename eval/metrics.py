@@ -3,7 +3,7 @@
 A hit row: {"rank", "source", "kind", "start", "end", "pages", "score", "display"}; a timed hit has
 start/end (seconds) and pages None, a PDF hit has pages (1-based) and start/end None.
 
-Decisions (see eval/README_section.md):
+Decisions (see the Evaluating section of README.md):
 - Spans are half-open [start, end): touching spans (one ends where the other starts) do NOT overlap.
   A zero-length expected span (a point) matches a hit span that contains it.
 - Hit metrics (hit@k, MRR, nDCG, per-kind hits, tIoU) are over answerable cases only; unanswerable

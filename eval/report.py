@@ -247,7 +247,7 @@ def plot(report: Mapping[str, Any], path: Path, baseline: Mapping[str, Any] | No
     old_ranks = _ranks(baseline) if baseline else {}
     colors = plt.get_cmap("tab10")
     everything = [r for rs in ranks.values() for r in rs]
-    curves = [("all answerable", everything, "black")]
+    curves: list[tuple[str, list[int | None], Any]] = [("all answerable", everything, "black")]
     curves += [(f, rs, colors(i)) for i, (f, rs) in enumerate(sorted(ranks.items()))]
     for name, rs, color in curves:
         left.plot(ks, hit_curve(rs, k_max), marker="o", ms=4, lw=2.2 if name.startswith("all") else 1.6,

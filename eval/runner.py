@@ -7,15 +7,18 @@ builds both from live Services.
 
 from __future__ import annotations
 
-import mimetypes
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eval.datasets import Case, Dataset, ExpectedSpan
 from eval.metrics import aggregate, answer_metrics, kind_table, retrieval_metrics
+
+if TYPE_CHECKING:
+    from rag.factory import Services
+    from rag.retrieval import SearchResult
 
 HIT_KEYS = ("rank", "source", "kind", "start", "end", "pages", "score", "display", "moment")
 
@@ -35,24 +38,32 @@ AnswerFn = Callable[[Case], dict[str, Any]]
 def _image(case: Case) -> tuple[bytes | None, str]:
     if case.image is None:
         return None, "image/jpeg"
-    return case.image.read_bytes(), mimetypes.guess_type(case.image.name)[0] or "image/jpeg"
+    from rag.files import image_mime
+
+    return case.image.read_bytes(), image_mime(case.image)
 
 
-def _searcher(services: Any, retriever: Any) -> SearchFn:
-    """Search the way `ask` does, and judge the hits with the answerer's decline rule."""
-    from rag.cli import hit_json
+def _searcher(services: Services, last: dict[str, SearchResult] | None = None) -> SearchFn:
+    """Search the way `ask` does, and judge the hits with the answerer's decision rule. With `last`,
+    each case's result is kept there for the answerer (by case id)."""
     from rag.confidence import judge
+    from rag.contracts import hit_json
     from rag.retrieval import Query
+
+    retriever = services.retriever
 
     def search(case: Case, k: int) -> Retrieved:
         image, mime = _image(case)
         q = Query(text=case.question, image=image, image_mime=mime)
         # `ask` judges the top hits of a k=settings search; asking for at least that many keeps the
-        # decline decision identical whatever -k the eval uses.
-        hits = retriever.search(q, max(k, services.settings.retrieval.k))
-        support = judge(q, hits, weight=retriever.idf)
+        # decline decision identical whatever -k the eval uses (a k-hit search is the first k hits
+        # of a larger one: both fuse the same `candidates`).
+        result = retriever.search(q, max(k, services.settings.retrieval.k))
+        if last is not None:
+            last[case.id] = result
+        support = judge(result.top(services.settings.retrieval.k), weight=retriever.idf)
         rows = []
-        for i, h in enumerate(hits[:k], start=1):
+        for i, h in enumerate(result.hits[:k], start=1):
             full = hit_json(i, h)
             row = {key: full[key] for key in HIT_KEYS}
             if "slide" in full:
@@ -63,50 +74,24 @@ def _searcher(services: Any, retriever: Any) -> SearchFn:
     return search
 
 
-class _LastSearch:
-    """A retriever that answers a repeat of the previous query from memory.
-
-    `ask` searches again for the query the eval just searched; image queries take seconds (OCR and
-    geometric verification), so the answerer reuses the eval's hits. Exact: a k-hit search is the
-    first k hits of a larger one (both fuse the same `candidates`).
-    """
-
-    def __init__(self, inner: Any):
-        self.inner = inner
-        self._last: tuple[tuple, int, str, list] | None = None
-
-    def search(self, q: Any, k: int | None = None) -> list:
-        key = (q.text, q.image, q.image_mime, tuple(q.sources or ()), tuple(q.kinds or ()))
-        want = k or self.inner.settings.k
-        if self._last is not None and self._last[0] == key and self._last[1] >= want:
-            q.image_text = q.image_text or self._last[2]
-            return self._last[3][:want]
-        hits = self.inner.search(q, want)
-        self._last = (key, want, q.image_text, hits)
-        return hits
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
-def service_functions(services: Any, answers: bool, chat_model: Any = None
+def service_functions(services: Services, answers: bool, chat_model: Any = None
                       ) -> tuple[SearchFn, AnswerFn | None]:
-    """Search and (with `answers`) `ask` over one index; the answerer reuses each case's search."""
+    """Search and (with `answers`) `ask` over one index; the answerer reuses each case's search:
+    image queries take seconds (OCR and geometric verification), and the hits are the same."""
     if not answers:
-        return _searcher(services, services.retriever), None
-    from dataclasses import replace
+        return _searcher(services), None
+    from agent.answer import ask
+    from rag.contracts import answer_json
 
-    from agent.answer import answer_json, ask
-
-    memo = _LastSearch(services.retriever)
-    shared = replace(services, retriever=memo)
+    last: dict[str, SearchResult] = {}
 
     def answer(case: Case) -> dict[str, Any]:
         image, mime = _image(case)
-        return answer_json(ask(shared, case.question, image, image_mime=mime, chat_model=chat_model))
+        return answer_json(ask(services, case.question, image, image_mime=mime, chat_model=chat_model,
+                               searched=last.pop(case.id, None)))
 
     answer.reuses_search = True  # type: ignore[attr-defined]  # its latency adds the case's search time
-    return _searcher(services, memo), answer
+    return _searcher(services, last), answer
 
 
 def expected_json(case: Case) -> list[dict[str, Any]]:
@@ -155,12 +140,11 @@ def score(cases: list[dict[str, Any]], *, answers: bool) -> dict[str, Any]:
 def run(dataset: Dataset, search: SearchFn, *, k: int = 10, answer: AnswerFn | None = None,
         index: str = "", embedder: str = "", show_progress: bool = True) -> dict[str, Any]:
     """Run every case of a dataset; the report.json dict."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rag.progress import progress_bar
 
     base = dataset.path.parent
     rows = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  transient=True, disable=not show_progress) as bar:
+    with progress_bar(show_progress) as bar:
         task = bar.add_task("eval", total=len(dataset.cases))
         for case in dataset.cases:
             bar.update(task, description=f"eval {case.id}")

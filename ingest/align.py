@@ -14,7 +14,6 @@ segment and cites the right page.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import time
@@ -22,14 +21,18 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ingest.sources import Manifest
 from rag import alignment
 from rag.alignment import AlignmentFile, KeyframeSlide, SegmentSlides
-from rag.factory import Services
+from rag.factory import PictureIndex, Services
+from rag.ids import sha256_text
+from rag.index import Manifest, keyframe_image, keyframe_name, split_vector_id, vector_id
 from rag.lexical import tokens
 from rag.types import Chunk, SlideRef, TimeSpan
+
+if TYPE_CHECKING:
+    from rag.vision import ImageInput
 
 log = logging.getLogger(__name__)
 
@@ -229,18 +232,18 @@ def _pages_of(manifest: Manifest) -> dict[str, tuple[str, int]]:
     """Image-index key of every PDF page render -> (pdf source, page)."""
     out = {}
     for rel, e in sorted(manifest.sources.items()):
-        if e.get("kind") != "pdf":
+        if e.kind != "pdf":
             continue
-        for key in e.get("image_keys", []):
-            view = key.rsplit(":", 1)[1]
-            if view.startswith("p") and view[1:].isdigit():
-                out[key] = (rel, int(view[1:]))
+        for key in e.image_keys:
+            view = split_vector_id(key)[1]
+            if view.page is not None:
+                out[key] = (rel, view.page)
     return out
 
 
 def _fingerprint(page_keys: Iterable[str]) -> str:
     # Page keys carry the chunk id, a hash of the PDF bytes: a changed deck changes the fingerprint.
-    return hashlib.sha256("\n".join(sorted(page_keys)).encode()).hexdigest()[:16]
+    return sha256_text("\n".join(sorted(page_keys)))[:16]
 
 
 def align_index(services: Services, manifest: Manifest,
@@ -256,8 +259,7 @@ def align_index(services: Services, manifest: Manifest,
     fp = _fingerprint(page_keys)
     old = alignment.read(services.index_dir)
     reuse = old.segments if old.pages == fp else {}
-    videos = [_Video(rel, Path(e.get("media_dir", ""))) for rel, e in sorted(manifest.sources.items())
-              if e.get("kind") == "video"]
+    videos = [_Video(rel, Path(e.media_dir)) for rel, e in sorted(manifest.sources.items()) if e.kind == "video"]
     for v in videos:
         v.chunks = services.store.chunks_of(v.source)
     todo = [(v, c) for v in videos for c in v.chunks if c.id not in reuse]
@@ -266,7 +268,7 @@ def align_index(services: Services, manifest: Manifest,
         for v in videos:
             if v.source in {vv.source for vv, _ in todo}:
                 views = services.store.all_views(where={"source": v.source})
-                v.ocr = {sv.vector_id: sv.text for sv in views if sv.view.startswith("kf")}
+                v.ocr = {sv.vector_id: sv.text for sv in views if sv.view_name.is_keyframe}
     out: dict[str, SegmentSlides] = {}
     allowed = frozenset(page_keys)
     done = 0
@@ -303,7 +305,7 @@ def _page_texts(services: Services, page_keys: dict[str, tuple[str, int]]) -> Pa
     return PageTexts(wanted, [texts.get(p, "") for p in wanted])
 
 
-def match_keyframe(index: Any, image: Any, ocr: str, caption: str, pages: PageTexts,
+def match_keyframe(index: PictureIndex, image: ImageInput, ocr: str, caption: str, pages: PageTexts,
                    page_keys: dict[str, tuple[str, int]], allowed: frozenset[str]) -> Candidate | None:
     """The page one keyframe (path, bytes or array) shows, or None; `pages.pages` must list every page
     of `page_keys`."""
@@ -313,7 +315,7 @@ def match_keyframe(index: Any, image: Any, ocr: str, caption: str, pages: PageTe
     return best_page(keyframe_candidates(visual, ocr, caption, pages))
 
 
-def _align_chunk(index: Any, video: _Video, chunk: Chunk, page_keys: dict[str, tuple[str, int]],
+def _align_chunk(index: PictureIndex, video: _Video, chunk: Chunk, page_keys: dict[str, tuple[str, int]],
                  allowed: frozenset[str], pages: PageTexts | None) -> SegmentSlides:
     loc = chunk.locator
     assert isinstance(loc, TimeSpan)
@@ -321,10 +323,10 @@ def _align_chunk(index: Any, video: _Video, chunk: Chunk, page_keys: dict[str, t
     kfs = []
     for t, (s, e) in zip(sorted(chunk.keyframes), stretches, strict=True):
         slide, inliers, text = None, 0, 0.0
-        image = video.media_dir / f"kf_{t:.1f}.jpg"
+        image = keyframe_image(video.media_dir, t)
         if pages is not None and image.is_file():
             caption = " ".join(txt for cs, ce, txt in chunk.cues if cs < e and ce > s)
-            ocr = video.ocr.get(f"{chunk.id}:kf{t:.1f}", "")
+            ocr = video.ocr.get(vector_id(chunk.id, keyframe_name(t)), "")
             best = match_keyframe(index, image, ocr, caption, pages, page_keys, allowed)
             if best is not None:
                 src, page = pages.pages[best.page]

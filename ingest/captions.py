@@ -124,7 +124,7 @@ def _parse_block(block: list[str], first: int, name: str) -> Cue | None:
 def _seconds(parts: tuple[str | None, ...]) -> float:
     h, m, s, frac = parts
     millis = int((frac or "0").ljust(3, "0"))
-    return int(h or 0) * 3600 + int(m) * 60 + int(s) + millis / 1000
+    return int(h or 0) * 3600 + int(m or 0) * 60 + int(s or 0) + millis / 1000
 
 
 def _clean(line: str) -> str:

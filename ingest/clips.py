@@ -6,15 +6,16 @@ import io
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from ingest.audio import Step, frame_time, start_offset
+from ingest.timed import Step, frame_time, start_offset
 from rag.types import MediaPart
 
 if TYPE_CHECKING:
     import av
+    from av.audio.stream import AudioStream
 
 __all__ = ["CLIP_FPS", "CLIP_HEIGHT", "encode_audio_clips", "encode_video_clips"]
 
@@ -45,6 +46,8 @@ def encode_video_clips(path: Path, segments: Sequence[tuple[float, float]],
         latest = {s.index: 0.0 for s in streams}
         for packet in container.demux(*streams):
             for frame in packet.decode():
+                if not isinstance(frame, av.VideoFrame | av.AudioFrame):  # only those streams are demuxed
+                    continue
                 t = frame_time(frame, offset, latest[packet.stream.index])
                 latest[packet.stream.index] = t
                 k = min(int(np.searchsorted(ends, t, side="right")), len(segments) - 1)
@@ -54,7 +57,7 @@ def encode_video_clips(path: Path, segments: Sequence[tuple[float, float]],
                     open_[k] = _Mp4Writer(segments[k][0], w, h, audio is not None)
                 if isinstance(frame, av.VideoFrame):
                     open_[k].video(frame, t)
-                else:
+                elif isinstance(frame, av.AudioFrame):
                     open_[k].audio(frame)
             done = min(latest.values()) - 2.0
             for k in [k for k in open_ if segments[k][1] <= done]:
@@ -93,7 +96,7 @@ class _MonoAudio:
         import av
 
         self._out = out
-        self._stream = out.add_stream(codec, rate=rate, layout="mono")
+        self._stream = cast("AudioStream", out.add_stream(codec, rate=rate, layout="mono"))
         self._stream.bit_rate = 48000
         self._resampler = av.AudioResampler(format=fmt, layout="mono", rate=rate, frame_size=frame_size)
         self._pts = 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import re
 import threading
 import time
@@ -24,12 +23,14 @@ from pathlib import Path
 import pypdf
 import pypdfium2 as pdfium
 
-from ingest.extract import Extracted, ImageRecord
-from ingest.pdftext import clean_deck, clean_page, find_builds, is_tiny
+from ingest.extracted import Extracted, ImageRecord
+from ingest.pdftext import clean_deck, clean_page, is_tiny
 from rag.errors import IngestError
+from rag.files import atomic_write_bytes
 from rag.ids import chunk_id, sha256_file
+from rag.index import ViewName, page_name, page_render, source_media_dir
 from rag.settings import ChunkingSettings
-from rag.types import Chunk, EmbedItem, MediaPart, PageSpan, Source, View
+from rag.types import Chunk, EmbedItem, ImageText, MediaPart, PageSpan, Source, View
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,6 @@ _GENERIC_TITLE = re.compile(
     r"^(untitled.*|presentation\s*\d*|powerpoint presentation|slide\s*\d+|microsoft \w+ - .*|"
     r".*\.(pdf|pptx?|key|odp|docx?|tex|dvi))$", re.I)
 
-Ocr = Callable[[bytes], str]
 Progress = Callable[[int, int], None]
 
 
@@ -57,18 +57,8 @@ class PdfStats:
     render_ms: list[float] = field(default_factory=list)  # per page
 
 
-@dataclass(frozen=True)
-class PageInfo:
-    """What retrieval may want to know about one page beyond its text."""
-
-    page: int  # 1-based position
-    label: str  # printed label (equals str(page) when the deck defines none)
-    chars: int  # length of the cleaned text
-    build_of: int | None  # an incremental-build step: the fuller page that completes it
-
-
 def extract_pdf(path: Path, rel: str, media_dir: Path, settings: ChunkingSettings, *,
-                ocr: Ocr | None = None, want_media: bool = False, progress: Progress | None = None,
+                ocr: ImageText | None = None, want_media: bool = False, progress: Progress | None = None,
                 stats: PdfStats | None = None) -> Extracted:
     """Extract one slide PDF: slice chunks, their `slice` and `p<N>` views, page renders.
 
@@ -89,7 +79,7 @@ def extract_pdf(path: Path, rel: str, media_dir: Path, settings: ChunkingSetting
         n = _page_count(reader, rel)
         labels = _page_labels(reader, n)
         title = _meta_title(reader) or name
-    out_dir = media_dir / sha[:12]
+    out_dir = source_media_dir(media_dir, sha)
     doc = _open_pdfium(path, rel, n)
     try:
         texts, pngs, warnings = _read_pages(doc, reader, out_dir, rel, settings, ocr, want_media,
@@ -108,27 +98,13 @@ def extract_pdf(path: Path, rel: str, media_dir: Path, settings: ChunkingSetting
                       page_texts=page_texts,
                       page_labels=tuple(labels[first - 1:last]) if labels else ())
         ex.chunks.append((chunk, _views(chunk, slice_pdf, pngs[first - 1:last] if want_media else None)))
-        ex.images += [ImageRecord(chunk_id=cid, path=out_dir / f"p{p}.png", page=p)
+        ex.images += [ImageRecord(chunk_id=cid, path=page_render(out_dir, p), page=p, view=ViewName.of_page(p))
                       for p in range(first, last + 1)]
     return ex
 
 
-def page_infos(ex: Extracted) -> list[PageInfo]:
-    """Per-page facts of an extracted PDF, in page order, including incremental-build links.
-
-    `build_of` = N means the page is an earlier step of an overlay build whose fullest page is N
-    (its words nearly all reappear on the following pages), so retrieval can prefer page N.
-    """
-    chunks = sorted((c for c, _ in ex.chunks if isinstance(c.locator, PageSpan)),
-                    key=lambda c: c.locator.first)  # type: ignore[union-attr]
-    texts = [t for c in chunks for t in c.page_texts]
-    labels = ex.source.page_labels or tuple(str(p) for p in range(1, len(texts) + 1))
-    return [PageInfo(page=i + 1, label=labels[i], chars=len(t), build_of=b)
-            for i, (t, b) in enumerate(zip(texts, find_builds(texts), strict=True))]
-
-
 def _read_pages(doc: pdfium.PdfDocument, reader: pypdf.PdfReader, out_dir: Path, rel: str,
-                settings: ChunkingSettings, ocr: Ocr | None, want_media: bool,
+                settings: ChunkingSettings, ocr: ImageText | None, want_media: bool,
                 progress: Progress | None, stats: PdfStats) -> tuple[list[str], list[bytes], list[str]]:
     """Every page's cleaned text (OCR where there is none) and render; PNG bytes kept if wanted."""
     n = len(doc)
@@ -140,7 +116,7 @@ def _read_pages(doc: pdfium.PdfDocument, reader: pypdf.PdfReader, out_dir: Path,
     warnings: list[str] = []
     textless: list[int] = []
     for i in range(n):
-        png = _render_page(doc, i, out_dir / f"p{i + 1}.png", rel, stats)
+        png = _render_page(doc, i, page_render(out_dir, i + 1), rel, stats)
         if is_tiny(texts[i]):
             if ocr is not None and settings.ocr:
                 texts[i] = _ocr_page(ocr, png, texts[i], keys, i + 1, warnings, stats)
@@ -166,13 +142,13 @@ def _views(chunk: Chunk, slice_pdf: bytes | None, pngs: list[bytes] | None) -> l
     views = []
     media = (MediaPart(mime_type="application/pdf", data=slice_pdf),) if slice_pdf else ()
     if chunk.text or media:
-        views.append(View(name="slice", item=EmbedItem(text=chunk.text, title=chunk.title, media=media),
+        views.append(View(name=str(ViewName.slice()), item=EmbedItem(text=chunk.text, title=chunk.title, media=media),
                           text=chunk.text))
     for k, text in enumerate(chunk.page_texts):
         page = chunk.locator.first + k
         media = (MediaPart(mime_type="image/png", data=pngs[k]),) if pngs else ()
         if text or media:
-            views.append(View(name=f"p{page}", item=EmbedItem(text=text, title=chunk.title, media=media),
+            views.append(View(name=page_name(page), item=EmbedItem(text=text, title=chunk.title, media=media),
                               page=page, text=text))
     return views
 
@@ -278,16 +254,14 @@ def _render_page(doc: pdfium.PdfDocument, i: int, out: Path, rel: str, stats: Pd
         buf = io.BytesIO()
         image.save(buf, format="PNG", compress_level=3)  # ~40% faster than 6, ~3% bigger
         png = buf.getvalue()
-        tmp = out.with_name(out.name + ".part")
-        tmp.write_bytes(png)
-        os.replace(tmp, out)  # a killed run never leaves half a PNG under the final name
+        atomic_write_bytes(out, png)  # a killed run never leaves half a PNG under the final name
     ms = 1000 * (time.perf_counter() - t0)
     stats.render_ms.append(ms)
     stats.render_s += ms / 1000
     return png
 
 
-def _ocr_page(ocr: Ocr, png: bytes, text: str, keys: set[str], page: int, warnings: list[str],
+def _ocr_page(ocr: ImageText, png: bytes, text: str, keys: set[str], page: int, warnings: list[str],
               stats: PdfStats) -> str:
     t0 = time.perf_counter()
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import time
@@ -10,15 +11,26 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.extract import Extracted, ImageRecord
-from ingest.sources import Found, Manifest, content_hash, discover
+from ingest.extracted import Extracted, ImageRecord
+from ingest.sources import Found, content_hash, discover
 from ingest.transcribe import Transcriber, make_transcriber
 from rag.citations import display
+from rag.embedders.base import sees
 from rag.errors import ConfigError, IngestError, ItemRejectedError, LectureLensError
 from rag.factory import Services
 from rag.ids import sha256_file
-from rag.ocr_cache import OCR_CACHE_DIR, OcrCache
-from rag.types import EmbedItem
+from rag.index import (
+    MachineTranscript,
+    Manifest,
+    ManifestEntry,
+    ViewName,
+    ocr_cache_dir,
+    source_media_dir,
+    vector_id,
+)
+from rag.ocr_cache import OcrCache
+from rag.progress import progress_bar
+from rag.types import EmbedItem, ImageText
 
 log = logging.getLogger(__name__)
 
@@ -43,50 +55,50 @@ class IngestReport:
         return asdict(self)
 
 
-def extract(found: Found, services: Services, sha: str, progress: Callable[[int, int], None] | None = None,
-            *, ocr: Callable[[bytes], str] | None = None, transcript: Path | None = None) -> Extracted:
+def extract(found: Found, services: Services, progress: Callable[[int, int], None] | None = None,
+            *, ocr: ImageText | None = None, transcript: Path | None = None) -> Extracted:
     """Run the extractor for one file's kind (`ocr` overrides the retriever's OCR, e.g. a cached one;
     `transcript`: machine captions for video/audio)."""
     settings = services.settings.chunking
     media = services.media_dir
-    multimodal = services.embedder.provider == "gemini"
     ocr = (ocr or services.retriever.image_text) if settings.ocr else None
     if found.kind == "pdf":
         from ingest.pdf import extract_pdf
 
-        return extract_pdf(found.path, found.rel, media, settings, ocr=ocr, want_media=multimodal, progress=progress)
+        return extract_pdf(found.path, found.rel, media, settings, ocr=ocr, want_media=sees(services.embedder, "pdf"),
+                           progress=progress)
     if found.kind == "video":
         from ingest.video import extract_video
 
-        return extract_video(found.path, found.rel, media, settings, ocr=ocr, want_clips=multimodal,
-                             progress=progress, transcript=transcript)
+        return extract_video(found.path, found.rel, media, settings, ocr=ocr,
+                             want_clips=sees(services.embedder, "video"), progress=progress, transcript=transcript)
     from ingest.audio import extract_audio
 
-    return extract_audio(found.path, found.rel, media, settings, want_clips=multimodal, progress=progress,
-                         transcript=transcript)
+    return extract_audio(found.path, found.rel, media, settings, want_clips=sees(services.embedder, "audio"),
+                         progress=progress, transcript=transcript)
 
 
-def _image_key(rec: ImageRecord, view_names: Sequence[str]) -> str:
-    if rec.view:
-        return f"{rec.chunk_id}:{rec.view}"
+def _image_key(rec: ImageRecord, views: Sequence[ViewName]) -> str:
+    """The image-index key of a stored picture: its own view, its page, else the nearest keyframe view."""
+    if rec.view is not None:
+        return vector_id(rec.chunk_id, rec.view)
     if rec.page is not None:
-        return f"{rec.chunk_id}:p{rec.page}"
-    kfs = [v for v in view_names if v.startswith("kf")]
-    best = min(kfs, key=lambda v: abs(float(v[2:]) - (rec.time_s or 0.0)), default="seg")
-    return f"{rec.chunk_id}:{best}"
+        return vector_id(rec.chunk_id, ViewName.of_page(rec.page))
+    kfs = [v for v in views if v.is_keyframe]
+    best = min(kfs, key=lambda v: abs((v.t or 0.0) - (rec.time_s or 0.0)), default=ViewName.seg())
+    return vector_id(rec.chunk_id, best)
 
 
-def _forget(rel: str, entry: dict[str, Any] | None, services: Services, keep_media: Path | None = None,
+def _forget(rel: str, entry: ManifestEntry | None, services: Services, keep_media: Path | None = None,
             keep_transcript: Path | None = None) -> None:
     """Remove every trace of a source: vectors, pictures, media files, machine transcript (except the
     folders a new version uses)."""
     services.store.delete_source(rel)
     if entry:
-        services.image_index.remove(entry.get("image_keys", []))
-        media = entry.get("media_dir")
-        if media and Path(media) != keep_media:
-            shutil.rmtree(Path(media), ignore_errors=True)
-        old = (entry.get("transcript") or {}).get("path")
+        services.image_index.remove(list(entry.image_keys))
+        if entry.media_dir and Path(entry.media_dir) != keep_media:
+            shutil.rmtree(Path(entry.media_dir), ignore_errors=True)
+        old = entry.transcript.path if entry.transcript is not None else None
         if old and Path(old).parent != (keep_transcript.parent if keep_transcript else None):
             shutil.rmtree(Path(old).parent, ignore_errors=True)
 
@@ -101,7 +113,7 @@ def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
     """
     image_text = services.retriever.image_text
     ocr = ocr_cache.wrap(image_text) if ocr_cache is not None and image_text is not None else None
-    ex = extract(found, services, sha, progress, ocr=ocr, transcript=transcript[0] if transcript else None)
+    ex = extract(found, services, progress, ocr=ocr, transcript=transcript[0] if transcript else None)
     if transcript and not ex.source.has_captions and any(c.transcript for c, _ in ex.chunks):
         ex.warnings.append(f"no captions (.vtt/.srt) next to {found.rel}; its words come from a machine "
                            f"transcript ({transcript[1]}) and may contain recognition errors")
@@ -122,7 +134,7 @@ def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
         raise IngestError(found.rel, problem,
                           "Everything embedded before it is kept in the vector cache; fix or --exclude the file "
                           "and re-run.") from None
-    media_dir = services.media_dir / ex.source.sha256[:12]
+    media_dir = source_media_dir(services.media_dir, ex.source.sha256)
     _forget(found.rel, manifest.get(found.rel), services, keep_media=media_dir,  # older version / killed run
             keep_transcript=transcript[0] if transcript else None)
     per_chunk: dict[int, list[tuple[int, list[float]]]] = {}
@@ -133,23 +145,28 @@ def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
     n_vectors = services.store.add_many(batch)
     keys = []
     for rec in ex.images:
-        view_names = next((tuple(v.name for v in vs) for c, vs in ex.chunks if c.id == rec.chunk_id), ())
-        key = _image_key(rec, view_names)
+        names = next((tuple(ViewName.parse(v.name) for v in vs) for c, vs in ex.chunks if c.id == rec.chunk_id),
+                     ())
+        key = _image_key(rec, names)
         services.image_index.add(key, rec.path)
         keys.append(key)
     services.image_index.save()
     if ocr_cache is not None:
         ocr_cache.save()
     s = ex.source
-    manifest.put(found.rel, {
-        "sha256": sha, "kind": s.kind, "root": str(found.root), "path": str(found.path), "title": s.title,
-        "fingerprint": services.fingerprint, "chunks": len(ex.chunks), "vectors": n_vectors,
-        "duration_s": s.duration_s, "page_count": s.page_count, "has_captions": s.has_captions,
-        "media_dir": str(media_dir), "image_keys": keys, "warnings": ex.warnings,
-        "transcript": {"path": str(transcript[0]), "by": transcript[1]} if transcript else None,
-        "ingested_at": time.time(),
-    })
+    manifest.put(found.rel, ManifestEntry(
+        sha256=sha, kind=s.kind, root=str(found.root), path=str(found.path), title=s.title,
+        fingerprint=services.fingerprint, chunks=len(ex.chunks), vectors=n_vectors,
+        duration_s=s.duration_s, page_count=s.page_count, has_captions=s.has_captions,
+        media_dir=str(media_dir), image_keys=tuple(keys), warnings=tuple(ex.warnings),
+        transcript=MachineTranscript(path=str(transcript[0]), by=transcript[1]) if transcript else None,
+        ingested_at=time.time(),
+    ))
     return len(ex.chunks), n_vectors, ex.warnings
+
+
+def _advance(bar: Any, task: Any, done: int, total: int) -> None:
+    bar.update(task, completed=done, total=total)
 
 
 def _align(services: Services, manifest: Manifest, report: IngestReport, bar: Any) -> None:
@@ -199,12 +216,10 @@ def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[st
     Video/audio without a caption file is transcribed first (`transcribe.mode`; `transcriber` overrides
     the one the settings name).
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     t0 = time.perf_counter()
     report = IngestReport(embedder=services.embedder_label)
     manifest = Manifest(services.index_dir)
-    ocr_cache = OcrCache(services.index_dir / OCR_CACHE_DIR) if services.settings.chunking.ocr else None
+    ocr_cache = OcrCache(ocr_cache_dir(services.index_dir)) if services.settings.chunking.ocr else None
     todo: list[Found] = []
     for p in paths:
         p = Path(p)
@@ -222,8 +237,7 @@ def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[st
                     report.removed.append(rel)
         todo.extend(found)
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  transient=True, disable=not show_progress) as bar:
+    with progress_bar(show_progress) as bar:
         overall = bar.add_task("ingest", total=len(todo))
         for f in todo:
             bar.update(overall, description=f"ingest {f.rel}")
@@ -233,14 +247,14 @@ def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[st
                     transcriber = make_transcriber(services.settings.transcribe)
                 sha = content_hash(f, transcriber.key if machine and transcriber else None)
                 entry = manifest.get(f.rel)
-                if entry and entry.get("sha256") == sha and entry.get("fingerprint") == services.fingerprint:
+                if entry and entry.sha256 == sha and entry.fingerprint == services.fingerprint:
                     report.skipped.append(f.rel)
                     continue
                 transcript = _transcribe(f, transcriber, services, bar) if machine and transcriber else None
                 sub = bar.add_task(f"  {f.rel}", total=None)
-                chunks, vectors, warnings = ingest_one(
-                    f, sha, services, manifest, progress=lambda d, t, sub=sub: bar.update(sub, completed=d, total=t),
-                    ocr_cache=ocr_cache, transcript=transcript)
+                chunks, vectors, warnings = ingest_one(f, sha, services, manifest,
+                                                       progress=functools.partial(_advance, bar, sub),
+                                                       ocr_cache=ocr_cache, transcript=transcript)
                 bar.remove_task(sub)
                 report.ingested.append(f.rel)
                 report.chunks += chunks

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from rag.ids import sha256_file
+from rag.ids import sha256_file, sha256_text
 from rag.types import SourceKind
 
 VIDEO_EXT = {".mp4", ".mov", ".webm", ".mkv", ".m4v"}
 PDF_EXT = {".pdf"}
 AUDIO_EXT = {".mp3", ".wav", ".m4a", ".ogg", ".flac"}
-MANIFEST = "manifest.json"
 
 
 def kind_of(path: Path) -> SourceKind | None:
@@ -74,38 +70,7 @@ def content_hash(found: Found, transcript_key: str | None = None) -> str:
 
         side = find_sidecar(found.path)
         if side is not None:
-            h = hashlib.sha256(f"{h}|{sha256_file(side)}".encode()).hexdigest()
+            h = sha256_text(f"{h}|{sha256_file(side)}")
         if transcript_key:
-            h = hashlib.sha256(f"{h}|transcript:{transcript_key}".encode()).hexdigest()
+            h = sha256_text(f"{h}|transcript:{transcript_key}")
     return h
-
-
-class Manifest:
-    """What is in the index, per source. Written atomically after every source, so a killed run resumes."""
-
-    def __init__(self, index_dir: Path):
-        self.path = Path(index_dir) / MANIFEST
-        data: dict[str, Any] = json.loads(self.path.read_text()) if self.path.is_file() else {}
-        self.sources: dict[str, dict[str, Any]] = data.get("sources", {})
-
-    def get(self, rel: str) -> dict[str, Any] | None:
-        return self.sources.get(rel)
-
-    def put(self, rel: str, entry: dict[str, Any]) -> None:
-        self.sources[rel] = entry
-        self.save()
-
-    def drop(self, rel: str) -> None:
-        self.sources.pop(rel, None)
-        self.save()
-
-    def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"sources": self.sources}, indent=1, sort_keys=True))
-        os.replace(tmp, self.path)
-
-    def under(self, root: Path) -> list[str]:
-        """Sources recorded as coming from this course root."""
-        r = str(root.resolve())
-        return [rel for rel, e in self.sources.items() if e.get("root") == r]

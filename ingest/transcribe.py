@@ -13,15 +13,16 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ingest.captions import Cue
+from ingest.speech import Transcriber, Word
 from rag.errors import IngestError
+from rag.index import transcripts_dir
 
 if TYPE_CHECKING:
     from rag.settings import TranscribeSettings
@@ -30,35 +31,15 @@ SAMPLE_RATE = 16000  # what Whisper-family models take: mono float32 at 16 kHz
 CUT_SEARCH_S = 10.0  # a window ends at the quietest 0.1 s among its last CUT_SEARCH_S seconds
 CUE_MAX_S = 10.0  # a cue longer than this is split at the next word (long run-on sentences)
 CUE_GAP_S = 0.8  # a pause this long between two words ends a cue
+# A clause mark ends a cue where the speaker paused: a gap after the word, or a word stretched over the
+# pause (Whisper's word ends often absorb silence: "cell," lasting 1.1 s where the speaker said "cell." and
+# paused). tiny.en writes such commas for full stops of espeak narration.
+CLAUSE_PAUSE_S = 0.3
+STRETCHED_WORD_S = 0.8
+CLAUSE_MIN_CUE_S = 2.0
 _SENTENCE_END = re.compile(r"[.?!…][\"'”’)\]]*$")
+_CLAUSE_END = re.compile(r"[,;:][\"'”’)\]]*$")
 _DONE = "transcript.vtt"
-
-
-@dataclass(frozen=True)
-class Word:
-    """One recognised word: seconds from the start of the media (or of the window handed over)."""
-
-    start: float
-    end: float
-    text: str  # as the model writes it, with its leading space
-
-
-class Transcriber(Protocol):
-    """Audio in, timed words out. One implementation per service (offline Whisper now, Gemini next)."""
-
-    @property
-    def key(self) -> str:
-        """Identity of everything that changes the words (model, settings): names caches and source hashes."""
-        ...
-
-    @property
-    def label(self) -> str:
-        """For people and the manifest, e.g. `faster-whisper tiny.en int8 + VAD (offline)`."""
-        ...
-
-    def transcribe(self, audio: np.ndarray) -> list[Word]:
-        """Words of mono float32 16 kHz samples; times from the first sample."""
-        ...
 
 
 def make_transcriber(settings: TranscribeSettings) -> Transcriber:
@@ -152,12 +133,17 @@ def words_to_cues(words: Sequence[Word], max_s: float = CUE_MAX_S, gap_s: float 
             cues.append(Cue(round(cur[0].start, 3), round(max(cur[-1].end, cur[0].start), 3), text))
         cur.clear()
 
-    for w in words:
+    for i, w in enumerate(words):
         if cur and (w.start - cur[-1].end >= gap_s or w.end - cur[0].start > max_s):
             flush()
         cur.append(w)
-        if _SENTENCE_END.search(w.text.strip()):
+        text = w.text.strip()
+        if _SENTENCE_END.search(text):
             flush()
+        elif _CLAUSE_END.search(text) and w.end - cur[0].start >= CLAUSE_MIN_CUE_S:
+            nxt = words[i + 1].start if i + 1 < len(words) else w.end
+            if nxt - w.end >= CLAUSE_PAUSE_S or w.end - w.start >= STRETCHED_WORD_S:
+                flush()
     if cur:
         flush()
     return cues
@@ -193,7 +179,7 @@ def _atomic_write(path: Path, text: str) -> None:
 def transcript_dir(index_dir: Path, sha256: str, key: str) -> Path:
     """Where one media file's transcript (and its unfinished windows) live: keyed by bytes and transcriber."""
     slug = re.sub(r"[^A-Za-z0-9.]+", "-", key).strip("-")
-    return Path(index_dir) / "transcripts" / f"{sha256[:16]}-{slug}"
+    return transcripts_dir(index_dir) / f"{sha256[:16]}-{slug}"
 
 
 Progress = Callable[[float, float | None], None]  # (seconds transcribed, total seconds or None)

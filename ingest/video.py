@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ingest.audio import (
+from ingest.clips import encode_video_clips
+from ingest.extracted import Extracted, ImageRecord
+from ingest.segment import SLIDE_CHANGE, choose_boundaries
+from ingest.timed import (
     LoudnessMeter,
     Progress,
     SegmentParts,
@@ -22,17 +25,15 @@ from ingest.audio import (
     frame_time,
     load_captions,
     new_source,
-    report,
     silence_candidates,
+    stage_progress,
     start_offset,
     title_from_filename,
 )
-from ingest.clips import encode_video_clips
-from ingest.extract import Extracted, ImageRecord
-from ingest.segment import SLIDE_CHANGE, choose_boundaries
 from rag.errors import IngestError
+from rag.index import ViewName, keyframe_image, source_media_dir
 from rag.settings import ChunkingSettings
-from rag.types import EmbedItem, MediaPart, View
+from rag.types import EmbedItem, ImageText, MediaPart, View
 
 if TYPE_CHECKING:
     import av
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 
 __all__ = ["SlideChange", "change_score", "detect_changes", "extract_video", "title_from_filename"]
 
-OCR = Callable[[bytes], str]
 
 SAMPLE_FPS = 2.0  # frames analysed per second of video
 SMALL = (160, 90)  # analysis frame size (w, h), grayscale
@@ -76,7 +76,7 @@ class _Analysis:
 
 
 def extract_video(path: Path, rel: str, media_dir: Path, settings: ChunkingSettings, *,
-                  ocr: OCR | None = None, want_clips: bool = False,
+                  ocr: ImageText | None = None, want_clips: bool = False,
                   progress: Progress | None = None, transcript: Path | None = None) -> Extracted:
     """Segment a lecture video into 15–30 s chunks with captions, keyframes, OCR text and clips.
 
@@ -84,7 +84,7 @@ def extract_video(path: Path, rel: str, media_dir: Path, settings: ChunkingSetti
     """
     import av
 
-    step = report(progress)
+    step = stage_progress(progress)
     caps = load_captions(path, rel, transcript)
     cues = caps.cues
     try:
@@ -102,7 +102,7 @@ def extract_video(path: Path, rel: str, media_dir: Path, settings: ChunkingSetti
     out = Extracted(source=source, warnings=info.warnings)
     if not cues:
         out.warnings.append(f"no captions (.vtt/.srt) next to {rel}; indexed from keyframes only")
-    kf_dir = media_dir / source.sha256[:12]
+    kf_dir = source_media_dir(media_dir, source.sha256)
     kf_dir.mkdir(parents=True, exist_ok=True)
     use_ocr = ocr if settings.ocr else None
     per_segment = zip(segments, assign_cues(cues, segments), clips, plan, strict=True)
@@ -114,12 +114,12 @@ def extract_video(path: Path, rel: str, media_dir: Path, settings: ChunkingSetti
         chunk, seg_view = build_chunk(source, parts)
         views = [seg_view]
         for (t, jpg), text in zip(kfs, texts, strict=True):
-            file = kf_dir / f"kf_{t:.1f}.jpg"
+            file = keyframe_image(kf_dir, t)
             file.write_bytes(jpg)
-            name = f"kf{t:.1f}"
+            name = ViewName.keyframe(t)
             media = (MediaPart(mime_type="image/jpeg", data=jpg),)
             item = EmbedItem(text=text, title=source.title, media=media)
-            views.append(View(name=name, item=item, text=text))
+            views.append(View(name=str(name), item=item, text=text))
             out.images.append(ImageRecord(chunk_id=chunk.id, path=file, time_s=t, view=name))
         out.chunks.append((chunk, views))
         step("chunks", (i + 1) / len(segments))
@@ -162,6 +162,8 @@ def _analyse(path: Path, rel: str, step: Step) -> _Analysis:
                 if isinstance(frame, av.AudioFrame):
                     if meter is not None:
                         meter.feed(frame)
+                    continue
+                if not isinstance(frame, av.VideoFrame):  # demuxing only video and audio: never taken
                     continue
                 t = frame_time(frame, offset, last_t)
                 last_t = max(last_t, t)
@@ -238,7 +240,7 @@ def _tiny_luma(frame: av.VideoFrame, scaler: VideoReformatter) -> np.ndarray:
     """About 80x45 gray pixels, straight from the luma plane when the format allows."""
     if frame.format.name in _PLANAR_8BIT:
         plane = frame.planes[0]
-        y = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
+        y = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
         return y[:: max(1, plane.height // 45), :: max(1, plane.width // 80)]
     return scaler.reformat(frame, width=80, height=45, format="gray").to_ndarray()
 
@@ -336,7 +338,7 @@ def _grab_keyframes(path: Path, times: Sequence[float], step: Step) -> dict[floa
             if last is None or pos + 1e-3 < target:
                 if it is None or target - pos > 5.0:
                     seek_to = max(0.0, target - 0.05) + offset
-                    container.seek(int(seek_to / vs.time_base), stream=vs, backward=True)
+                    container.seek(int(seek_to / (vs.time_base or 1)), stream=vs, backward=True)
                     it, pos = container.decode(vs), -1e9
                 for frame in it:
                     last, pos = frame, frame_time(frame, offset, pos)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ingest.transcribe import Word
+from ingest.speech import Word
 from rag.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -117,11 +117,15 @@ class WhisperTranscriber:
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
+                s = self.settings
+                if s.model.endswith(".en") and s.language != "en":
+                    raise ConfigError(f"transcribe.model {s.model} understands English only, but "
+                                      f"transcribe.language is {s.language!r}. Set transcribe.model: base for "
+                                      "other languages (or language detection).")
                 # Belt and braces: the model is built from bytes, so the hub is never asked anyway.
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 from faster_whisper import WhisperModel
 
-                s = self.settings
                 files = load_files(s.model)
                 self._model = WhisperModel(s.model, device="cpu", compute_type=s.compute_type,
                                            cpu_threads=s.threads, files=files)
@@ -133,7 +137,7 @@ class WhisperTranscriber:
         # condition_on_previous_text stays on (the default): off, tiny.en dropped the last two sentences of
         # the sample lecture 3 (a timestamp jump to the end of the audio); the temperature fallback on
         # high compression ratios guards against repetition loops instead.
-        segments, _info = model.transcribe(np.asarray(audio, dtype=np.float32), language="en",
+        segments, _info = model.transcribe(np.asarray(audio, dtype=np.float32), language=self.settings.language,
                                            word_timestamps=True, vad_filter=self.settings.vad)
         return [Word(round(float(w.start), 3), round(float(w.end), 3), w.word)
                 for seg in segments for w in (seg.words or ())]

@@ -15,18 +15,16 @@ file only when it changes.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rag.errors import InputError
-from rag.types import Chunk, SlideRef, TimeSpan
+from rag.files import atomic_write_text
+from rag.index import alignment_path
+from rag.types import Chunk, SlideRef
 
-FILE = "alignment.json"
 VERSION = 1
 
 
@@ -84,7 +82,7 @@ class AlignmentFile(_Frozen):
 
 
 def path(index_dir: str | Path) -> Path:
-    return Path(index_dir) / FILE
+    return alignment_path(index_dir)
 
 
 def read(index_dir: str | Path) -> AlignmentFile:
@@ -100,11 +98,7 @@ def read(index_dir: str | Path) -> AlignmentFile:
 
 def write(index_dir: str | Path, data: AlignmentFile) -> None:
     """Replace alignment.json atomically."""
-    p = path(index_dir)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(data.model_dump_json(indent=1))
-    os.replace(tmp, p)
+    atomic_write_text(path(index_dir), data.model_dump_json(indent=1))
 
 
 class Alignment:
@@ -153,33 +147,3 @@ class Alignment:
         if slide is None or slide == chunk.slide:
             return chunk
         return chunk.model_copy(update={"slide": slide})
-
-
-def segment_rows(store: Any, align: Alignment, source: str) -> list[dict[str, Any]]:
-    """The `segments --json` rows of one video/audio file: span, keyframe times, aligned slide and confidence,
-    spoken text and where it comes from (`transcript`: captions | machine | mixed)."""
-    chunks = store.chunks_of(source)
-    if not chunks:
-        raise InputError(f"No source named {source!r} is in this index. `lecturelens status` lists the "
-                         "sources (use the path relative to the course folder, e.g. lectures/week1.mp4).")
-    if chunks[0].kind == "pdf":
-        raise InputError(f"{source} is a PDF: only videos and audio have time segments. Give a video or audio "
-                         "source.")
-    rows = []
-    for c in chunks:
-        assert isinstance(c.locator, TimeSpan)
-        seg = align.get(c.id)
-        slide = seg.slide if seg is not None else None
-        rows.append({
-            "chunk_id": c.id, "start": round(c.locator.start_s, 3), "end": round(c.locator.end_s, 3),
-            "keyframes": list(c.keyframes),
-            "text": " ".join(t for _, _, t in c.cues), "transcript": c.transcript,
-            "slide": {"source": slide.source, "page": slide.page} if slide else None,
-            "confidence": slide.confidence if slide else None,
-            "keyframe_slides": [
-                {"t": k.t, "start": k.start, "end": k.end,
-                 "slide": {"source": k.slide.source, "page": k.slide.page} if k.slide else None,
-                 "confidence": k.slide.confidence if k.slide else None}
-                for k in (seg.keyframes if seg is not None else ())],
-        })
-    return rows

@@ -7,7 +7,7 @@ import json
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -35,35 +35,13 @@ def emit(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def fail(e: LectureLensError, as_json: bool = False) -> None:
+def fail(e: LectureLensError, as_json: bool = False) -> NoReturn:
     """Report a LectureLens error at the boundary and exit 1."""
     if as_json:
         emit({"error": str(e), "type": type(e).__name__})
     else:
         click.secho(f"Error: {e}", fg="red", err=True)
     sys.exit(1)
-
-
-def hit_json(rank: int, hit) -> dict[str, Any]:
-    """One hit in the `search --json` contract."""
-    from rag.citations import display
-    from rag.types import TimeSpan
-
-    loc = hit.locator
-    timed = isinstance(loc, TimeSpan)
-    out = {
-        "rank": rank, "source": hit.chunk.source, "kind": hit.chunk.kind,
-        "start": round(loc.start_s, 3) if timed else None, "end": round(loc.end_s, 3) if timed else None,
-        "pages": None if timed else list(range(loc.first, loc.last + 1)),
-        "score": round(hit.score, 4), "display": display(hit.chunk, loc), "text": hit.chunk.text[:500],
-        # video/audio: the caption cue(s) inside [start, end] that best support the query (play from here)
-        "moment": {"start": round(hit.moment.start_s, 3), "end": round(hit.moment.end_s, 3)} if hit.moment else None,
-    }
-    if hit.chunk.slide is not None:
-        out["slide"] = {"source": hit.chunk.slide.source, "page": hit.chunk.slide.page}
-    if hit.chunk.transcript is not None:
-        out["transcript"] = hit.chunk.transcript  # captions | machine | mixed (machine words may be misheard)
-    return out
 
 
 @click.group()
@@ -94,10 +72,13 @@ def search(query, image, k, sources, kinds, index_dir, as_json):
         services = build(settings_from(index_dir))
         q = Query(text=query, image=upload.data if upload else None,
                   image_mime=upload.mime if upload else "image/jpeg", sources=sources or None, kinds=kinds or None)
-        hits = services.retriever.search(q, k)
-        declined = not query and _picture_not_in_course(services, q, hits)
+        result = services.retriever.search(q, k)
+        hits = result.hits
+        declined = not query and _picture_not_in_course(services, result)
     except LectureLensError as e:
         fail(e, as_json)
+    from rag.contracts import hit_json
+
     rows = [] if declined else [hit_json(i, h) for i, h in enumerate(hits, start=1)]
     if as_json:
         emit({"query": query, "image": str(image) if image else None, "embedder": services.embedder_label,
@@ -116,12 +97,12 @@ def search(query, image, k, sources, kinds, index_dir, as_json):
             click.echo(f"    {r['text'][:160]}")
 
 
-def _picture_not_in_course(services, q, hits) -> bool:
+def _picture_not_in_course(services, result) -> bool:
     """An image-only search is declined when neither a verified picture match nor the words read from
     it support any hit (the same judgement `ask` makes)."""
     from rag.confidence import judge
 
-    return not judge(q, hits, weight=services.retriever.idf).answerable
+    return not judge(result, weight=services.retriever.idf).answerable
 
 
 @cli.command()
@@ -130,8 +111,9 @@ def _picture_not_in_course(services, q, hits) -> bool:
 @json_option
 def segments(source, index_dir, as_json):
     """List a video or audio file's segments: span, keyframes, the slide page each shows, its spoken text."""
-    from rag.alignment import Alignment, segment_rows
+    from rag.alignment import Alignment
     from rag.citations import clock, transcript_mark
+    from rag.contracts import segment_rows
     from rag.factory import build
 
     try:
@@ -160,7 +142,7 @@ def segments(source, index_dir, as_json):
 @json_option
 def status(index_dir, as_json):
     """What the index holds: sources, chunks, vectors, embedder, fingerprint."""
-    from rag.status import index_status
+    from rag.contracts import index_status
 
     try:
         data = index_status(settings_from(index_dir))

@@ -27,10 +27,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rag.lexical import tokens
 from rag.terms import Evidence, Missing, WordSimilarity, evidence_words, missing_words
 from rag.types import Hit
+
+if TYPE_CHECKING:
+    from rag.retrieval import SearchResult
 
 COVERAGE_WEIGHT = 0.6
 AGREE_BONUS = 0.05
@@ -120,8 +124,8 @@ def assess(question: str | None, hits: Sequence[Hit], top: int = 3,
                    tuple(t for t in want if t not in evidence), tuple(dict.fromkeys(m.word for m in lacking)))
 
 
-def judge(query, hits: Sequence[Hit], weight: Callable[[str], float] | None = None) -> Support:
-    """The answerer's decision for a `rag.retrieval.Query`: its text, else the words read from its image.
+def judge(result: SearchResult, weight: Callable[[str], float] | None = None) -> Support:
+    """The answerer's decision on a search result: its question, else the words read from its image.
 
     `ask` and the eval runner both call this, so a reported `declined` is what `ask` does."""
-    return assess(query.text or query.image_text, hits, weight=weight, terms=bool(query.text))
+    return assess(result.question, result.hits, weight=weight, terms=bool(result.query.text))

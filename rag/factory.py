@@ -2,42 +2,31 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
-from rag.embedders.base import Embedder
+from rag.embedders.base import Embedder, sees
+from rag.embedders.registry import get_provider, provider_tag
 from rag.errors import ConfigError, IndexMismatchError
+from rag.index import IndexMeta, images_dir, media_root, read_meta, write_meta
 from rag.retrieval import Retriever
 from rag.settings import Settings, fingerprint
 from rag.store import ChromaStore
+from rag.types import ImageText
 
-INDEX_META = "index.json"
+if TYPE_CHECKING:
+    from rag.image_index import ImageMatch
+    from rag.vision import ImageInput
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings ask for (`auto` resolved)."""
-    provider = settings.resolved_provider()
-    if provider == "gemini":
-        key = settings.api_key()
-        if key is None:
-            raise ConfigError("embedding.provider is gemini but neither GEMINI_API_KEY nor GOOGLE_API_KEY is set. "
-                              "Export one, or set embedding.provider: local.")
-        from rag.embedders.gemini import GeminiEmbedder
-        from rag.vector_cache import CACHE_FILE, VectorCache
-
-        return GeminiEmbedder(settings.gemini, key, cache=VectorCache(settings.index_dir / CACHE_FILE))
-    if provider == "fake":
-        from rag.embedders.fake import FakeEmbedder
-
-        return FakeEmbedder()
-    from rag.embedders.local import LocalEmbedder
-
-    return LocalEmbedder()
+    """The embedder the settings ask for (`auto` resolved), from the provider registry."""
+    return get_provider(settings.resolved_provider()).build(settings)
 
 
-def check_media_limits(settings: Settings, embedder: Any) -> None:
+def check_media_limits(settings: Settings, embedder: Embedder) -> None:
     """ConfigError when a segment may be longer than the embedder takes per clip (e.g. Gemini: audio <= 80 s)."""
     limits: dict[str, float] = getattr(embedder, "media_seconds", None) or {}
     if not limits:
@@ -53,8 +42,20 @@ def check_media_limits(settings: Settings, embedder: Any) -> None:
 
 def describe(embedder: Embedder) -> str:
     """`local:all-MiniLM-L6-v2 (384-d, offline)` — said in every output."""
-    tag = {"local": "offline", "fake": "test fake", "gemini": "Gemini API"}.get(embedder.provider, embedder.provider)
-    return f"{embedder.provider}:{embedder.model} ({embedder.dimension}-d, {tag})"
+    return f"{embedder.provider}:{embedder.model} ({embedder.dimension}-d, {provider_tag(embedder.provider)})"
+
+
+class PictureIndex(Protocol):
+    """Stored pictures (page renders, keyframes) under `<chunk_id>:<view>` keys; rag.image_index.ImageIndex."""
+
+    def add(self, key: str, image: ImageInput) -> None: ...
+
+    def remove(self, keys: Iterable[str]) -> int: ...
+
+    def save(self) -> None: ...
+
+    def search(self, image: ImageInput, k: int = 5, *,
+               allowed: Collection[str] | None = None) -> list[ImageMatch]: ...
 
 
 @dataclass
@@ -65,7 +66,7 @@ class Services:
     embedder: Embedder
     store: ChromaStore
     retriever: Retriever
-    image_index: Any
+    image_index: PictureIndex
     fingerprint: str
 
     @property
@@ -74,38 +75,36 @@ class Services:
 
     @property
     def media_dir(self) -> Path:
-        return self.settings.index_dir / "media"
+        return media_root(self.settings.index_dir)
 
     @property
     def embedder_label(self) -> str:
         return describe(self.embedder)
 
 
-def _check_index(index_dir: Path, meta: dict[str, Any], *, create: bool) -> None:
-    path = index_dir / INDEX_META
-    if path.is_file():
-        old = json.loads(path.read_text())
-        if old.get("fingerprint") != meta["fingerprint"]:
+def _check_index(index_dir: Path, meta: IndexMeta, *, create: bool) -> None:
+    old = read_meta(index_dir)
+    if old is not None:
+        if old.fingerprint != meta.fingerprint:
             raise IndexMismatchError(
-                f"The index in {index_dir} was built with {old.get('provider')}:{old.get('model')} "
-                f"({old.get('dimension')}-d, chunking {old.get('chunking')}), but the current settings use "
-                f"{meta['provider']}:{meta['model']} ({meta['dimension']}-d, chunking {meta['chunking']}). "
+                f"The index in {index_dir} was built with {old.describe()}, but the current settings use "
+                f"{meta.describe()}. "
                 "Vectors from different spaces never mix: use another --index for these settings, or restore "
                 "the settings the index was built with.")
     elif create:
-        index_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(meta, indent=2))
+        write_meta(index_dir, meta)
 
 
 def build(settings: Settings, *, embedder: Embedder | None = None, store: ChromaStore | None = None,
-          image_index: Any = None, ocr_text: Any = None, create: bool = False) -> Services:
+          image_index: PictureIndex | None = None, ocr_text: ImageText | None = None,
+          create: bool = False) -> Services:
     """Wire the services for one index. `create` writes index.json when the index is new."""
     embedder = embedder or make_embedder(settings)
     check_media_limits(settings, embedder)
     chunking = settings.chunking_fingerprint()
     fp = fingerprint(embedder.provider, embedder.model, embedder.dimension, chunking)
-    meta = {"fingerprint": fp, "provider": embedder.provider, "model": embedder.model,
-            "dimension": embedder.dimension, "chunking": chunking}
+    meta = IndexMeta(fingerprint=fp, provider=embedder.provider, model=embedder.model,
+                     dimension=embedder.dimension, chunking=chunking)
     _check_index(settings.index_dir, meta, create=create)
     store = store or ChromaStore(settings.index_dir, fp, url=settings.store.url,
                                  space_meta={"provider": embedder.provider, "model": embedder.model,
@@ -113,7 +112,7 @@ def build(settings: Settings, *, embedder: Embedder | None = None, store: Chroma
     if image_index is None:
         from rag.image_index import ImageIndex
 
-        image_index = ImageIndex(settings.index_dir / "images")
+        image_index = ImageIndex(images_dir(settings.index_dir))
     if ocr_text is None and settings.chunking.ocr:
         from rag.ocr import ocr_text as _ocr_text
 
@@ -125,7 +124,7 @@ def build(settings: Settings, *, embedder: Embedder | None = None, store: Chroma
     from rag.alignment import Alignment
 
     retriever = Retriever(store, embedder, settings.retrieval, image_search=image_search,
-                          image_text=ocr_text, embeds_images=embedder.provider == "gemini",
+                          image_text=ocr_text, embeds_images=sees(embedder, "image"),
                           alignment=Alignment(settings.index_dir))
     return Services(settings=settings, embedder=embedder, store=store, retriever=retriever,
                     image_index=image_index, fingerprint=fp)

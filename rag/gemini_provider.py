@@ -13,12 +13,14 @@ per-request `http_options` wins over the derived ones (`_merge_http_options` in 
 from __future__ import annotations
 
 import importlib
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import SecretStr
 
 from rag.errors import ProviderError
 from rag.settings import GeminiSettings
+
+E = TypeVar("E", bound=BaseException)
 
 RETRY_STATUS_CODES = [408, 429, 500, 502, 503, 504]
 Purpose = Literal["ingest", "query", "chat"]
@@ -186,7 +188,7 @@ def is_gemini_3(model: str) -> bool:
     return any(int(m) >= 3 for m in re.findall(r"gemini-(\d+)", model.lower()))
 
 
-def _find(e: BaseException | None, types_: tuple[type[BaseException], ...]) -> BaseException | None:
+def _find(e: BaseException | None, types_: tuple[type[E], ...]) -> E | None:
     seen = set()
     while e is not None and id(e) not in seen and types_:
         if isinstance(e, types_):

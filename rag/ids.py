@@ -17,6 +17,11 @@ def sha256_file(path: Path, bufsize: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def sha256_text(text: str) -> str:
+    """Hex SHA-256 of a string's UTF-8 bytes (callers cut it to the length they need)."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def chunk_id(source_sha256: str, locator: Locator) -> str:
     """Hash of the source bytes' hash and the locator (rounded to ms for time spans)."""
     if isinstance(locator, TimeSpan):
@@ -25,4 +30,4 @@ def chunk_id(source_sha256: str, locator: Locator) -> str:
         loc = f"p:{locator.first}-{locator.last}"
     else:  # pragma: no cover - the union is closed
         raise TypeError(locator)
-    return hashlib.sha256(f"{source_sha256}|{loc}".encode()).hexdigest()[:24]
+    return sha256_text(f"{source_sha256}|{loc}")[:24]

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import threading
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from rag import vision
 from rag.errors import IndexMismatchError
+from rag.files import atomic_write
+from rag.index import IMAGES_ARRAYS_FILE, IMAGES_META_FILE
 from rag.vision import ImageInput, LocalFeatures
 
 INDEX_VERSION = f"ii2/{vision.DESCRIPTOR_VERSION}"
@@ -56,7 +57,7 @@ class ImageIndex:
         self._feats: list[LocalFeatures] = []
         self._matrix: np.ndarray | None = None
         self._votes: _VoteIndex | None = None
-        if (self.folder / "index.json").exists():
+        if (self.folder / IMAGES_META_FILE).exists():
             self._load()
 
     def __len__(self) -> int:
@@ -146,7 +147,7 @@ class ImageIndex:
         with self._lock:
             self.folder.mkdir(parents=True, exist_ok=True)
             counts = [len(f.desc) for f in self._feats]
-            arrays = {
+            arrays: dict[str, Any] = {
                 "keys": np.array(self._keys, dtype=str),
                 "global": _stack(self._glob, vision.GLOBAL_DIM),
                 "thumbs": np.stack(self._thumbs) if self._thumbs else np.zeros((0, 48, 64), np.uint8),
@@ -155,17 +156,17 @@ class ImageIndex:
                 "desc": np.concatenate([f.desc for f in self._feats] + [np.zeros((0, 32), np.uint8)]),
                 "sizes": np.array([f.size for f in self._feats], dtype=np.int32).reshape(-1, 2),
             }
-            _atomic_write(self.folder / "index.npz", lambda fh: np.savez(fh, **arrays))
+            atomic_write(self.folder / IMAGES_ARRAYS_FILE, lambda fh: np.savez(fh, **arrays))
             meta = {"version": INDEX_VERSION, "count": len(self._keys)}
-            _atomic_write(self.folder / "index.json", lambda fh: fh.write(json.dumps(meta).encode()))
+            atomic_write(self.folder / IMAGES_META_FILE, lambda fh: fh.write(json.dumps(meta).encode()))
 
     def _load(self) -> None:
-        meta = json.loads((self.folder / "index.json").read_text())
+        meta = json.loads((self.folder / IMAGES_META_FILE).read_text())
         remedy = f"Delete {self.folder} and re-ingest the course."
         if meta.get("version") != INDEX_VERSION:
             raise IndexMismatchError(f"The image index in {self.folder} has format {meta.get('version')!r}, "
                                      f"this version reads {INDEX_VERSION!r}. {remedy}")
-        with np.load(self.folder / "index.npz", allow_pickle=False) as z:
+        with np.load(self.folder / IMAGES_ARRAYS_FILE, allow_pickle=False) as z:
             keys = [str(k) for k in z["keys"]]
             if len(keys) != meta.get("count"):
                 raise IndexMismatchError(f"The image index in {self.folder} is inconsistent "
@@ -239,13 +240,6 @@ def _union_top(scores: Sequence[np.ndarray], counts: Sequence[int]) -> list[int]
 
 def _stack(rows: list[np.ndarray], dim: int) -> np.ndarray:
     return np.stack(rows).astype(np.float32) if rows else np.zeros((0, dim), np.float32)
-
-
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as fh:
-        write(fh)
-    os.replace(tmp, path)
 
 
 class _VoteIndex:

@@ -20,11 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.index import LEXICAL_DIR, ViewName, lexical_dir
 from rag.lexical import tokens
 
 log = logging.getLogger(__name__)
 
-LEXICAL_DIR = "lexical"  # <index>/lexical/: bm25s files + rows.json
+__all__ = ["LEXICAL_DIR", "LexicalIndex", "ViewRow"]
+SEG = str(ViewName.seg())
+
 ROWS_FILE = "rows.json"
 FORMAT = 1
 K1, B = 1.5, 0.75
@@ -55,7 +58,7 @@ class LexicalIndex:
         self.by_chunk: dict[str, ViewRow] = {}  # one view per chunk (its `seg` view when it has one)
         self.pages: dict[tuple[str, int], ViewRow] = {}  # (pdf source, page) -> its page view
         for r in rows:
-            if r.chunk_id not in self.by_chunk or r.view == "seg":
+            if r.chunk_id not in self.by_chunk or r.view == SEG:
                 self.by_chunk[r.chunk_id] = r
             if r.page is not None:
                 self.pages[(r.source, r.page)] = r
@@ -81,7 +84,7 @@ class LexicalIndex:
 
     def save(self, index_dir: Path) -> None:
         """Write <index_dir>/lexical/ atomically enough: a new folder swapped in for the old one."""
-        final = Path(index_dir) / LEXICAL_DIR
+        final = lexical_dir(index_dir)
         tmp = final.with_name(f"{LEXICAL_DIR}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -102,7 +105,7 @@ class LexicalIndex:
     @classmethod
     def load(cls, index_dir: Path) -> LexicalIndex | None:
         """The saved index, memory-mapped; None when there is none or it was written by another format."""
-        folder = Path(index_dir) / LEXICAL_DIR
+        folder = lexical_dir(index_dir)
         try:
             cols = json.loads((folder / ROWS_FILE).read_text())
             if cols.get("format") != FORMAT or (cols.get("k1"), cols.get("b")) != (K1, B):

@@ -49,4 +49,4 @@ class CourseRetriever(BaseRetriever):
             with open(query_bundle.image_path, "rb") as f:
                 image = f.read()
         q = Query(text=query_bundle.query_str or None, image=image, **self._filters)
-        return [hit_to_node(h) for h in self._retriever.search(q, self._k)]
+        return [hit_to_node(h) for h in self._retriever.search(q, self._k).hits]

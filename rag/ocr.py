@@ -103,11 +103,6 @@ def get_engine() -> _Engine:
         return _engine
 
 
-def ocr_backend() -> str:
-    """`rapidocr` or `tesseract` (fallback): which engine `ocr_image` uses."""
-    return get_engine().kind
-
-
 def ocr_image(image: ImageInput, *, min_score: float = MIN_SCORE) -> list[OcrLine]:
     """Text lines in an image (PNG/JPEG bytes, a path, or a BGR array) in reading order."""
     # Both backends already return lines top to bottom, left to right within a row.

@@ -24,7 +24,6 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-OCR_CACHE_DIR = "ocr_cache"  # <index>/ocr_cache/: entries.json + thumbs.npy
 FORMAT = 1
 THUMB = (96, 72)  # (w, h) of the signature
 COARSE = (24, 18)  # prefilter: mean gray distance on this size first

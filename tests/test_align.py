@@ -167,7 +167,7 @@ def test_alignment_matches_the_known_slide_timeline(sample_index):
 @pytest.mark.slow
 def test_realigning_an_unchanged_index_reuses_every_segment(sample_index):
     from ingest.align import align_index
-    from ingest.sources import Manifest
+    from rag.index import Manifest
 
     before = alignment.path(sample_index["index"]).stat().st_mtime_ns
     stats = align_index(sample_index["services"], Manifest(sample_index["index"]))
@@ -206,7 +206,7 @@ def _photo(sample_index, page: int, kind: str, seed: int = 0) -> bytes:
 def _search(sample_index, image: bytes, text: str | None = None, k: int = 8) -> list[Hit]:
     from rag.retrieval import Query
 
-    return sample_index["services"].retriever.search(Query(text=text, image=image), k)
+    return sample_index["services"].retriever.search(Query(text=text, image=image), k).hits
 
 
 def _moment(hits: list[Hit], source: str, start: float, end: float) -> Hit | None:

@@ -15,12 +15,12 @@ from agent.app import build_app, check_bind, on_clear, open_source, parse_auth, 
 from agent.conversation import rewrite, slide_step
 from agent.moments import cue_start, localize
 from agent.render import SEARCHING
-from ingest.sources import Manifest
 from rag import alignment as align_file
 from rag.alignment import Alignment, AlignmentFile, KeyframeSlide, SegmentSlides
 from rag.citations import cite
 from rag.errors import ConfigError, ProviderError
 from rag.factory import Services
+from rag.index import Manifest, ManifestEntry
 from rag.settings import load_settings
 from rag.types import Answer, Chunk, Hit, PageSpan, SlideRef, TimeSpan
 from tests.conftest_course import COURSE
@@ -49,9 +49,9 @@ def services(tmp_path) -> Services:
     index = tmp_path / "idx"
     manifest = Manifest(index)
     for rel, kind in ((VIDEO, "video"), (DECK, "pdf")):
-        manifest.put(rel, {"path": str(COURSE / rel), "kind": kind, "root": str(COURSE), "title": rel,
-                           "media_dir": str(index / "media" / kind), "duration_s": 104.0, "has_captions": True,
-                           "page_count": 6 if kind == "pdf" else None})
+        manifest.put(rel, ManifestEntry(sha256="", path=str(COURSE / rel), kind=kind, root=str(COURSE), title=rel,
+                                        media_dir=str(index / "media" / kind), duration_s=104.0, has_captions=True,
+                                        page_count=6 if kind == "pdf" else None))
     seg = SegmentSlides(source=VIDEO, start=48.4, end=71.5, slide=_slide(10), keyframes=(
         KeyframeSlide(t=48.6, start=48.4, end=59.6, slide=_slide(4)),
         KeyframeSlide(t=60.0, start=59.6, end=68.0, slide=_slide(10)),
@@ -111,10 +111,11 @@ def _bad_uploads(tmp: Path) -> dict[str, tuple[Path, str]]:
         "pdf": (tmp / "deck.png", r"deck\.png: it is a PDF, not an image"),
         "60MB": (tmp / "huge.jpg", r"huge\.jpg: the file is 60 MB; the limit is 25 MB"),
         "20000x20000": (tmp / "bomb.png", r"bomb\.png: the image has 400 megapixels"),
+        "16x2000": (png("strip.png", 16, 2000), r"strip\.png: the image is a thin strip"),
     }
 
 
-@pytest.mark.parametrize("case", ["1x1", "2000x1", "truncated", "text", "pdf", "60MB", "20000x20000"])
+@pytest.mark.parametrize("case", ["1x1", "2000x1", "truncated", "text", "pdf", "60MB", "20000x20000", "16x2000"])
 def test_bad_upload_is_a_friendly_message_and_the_session_goes_on(services, tmp_path, case):
     import re
 
@@ -172,6 +173,8 @@ def test_answer_streams_sentence_by_sentence_and_resets_the_viewer(services):
     assert "(#ll-open-t1-S1)" in _assistant(last)  # inline marker opens that source
     # sources panel fills as citations resolve: S2 appears only with its sentence
     assert "t1:S2" not in outs[1][2]
+    streaming = next(o for o in outs if "t1:S1" in o[2] and "t1:S2" not in o[2])
+    assert streaming[3].source("t1:S1") is not None  # clickable while the answer still streams
 
 
 def test_decline_and_clear_reset_the_viewer(services):
@@ -228,6 +231,7 @@ def test_follow_ups_carry_the_previous_key_terms(services):
     assert answer.calls[-1]["history"] == [("what do neural networks have?",
                                             "Each layer has weights and a bias term. The deck lists it.")]
     assert "searched as" in _assistant(outs[-1])
+    assert "That is all the course says on this" in _assistant(outs[-1])  # the same passage again, said so
     assert rewrite([], "and why?") == "and why?"
     turns = outs[-1][3].turns
     assert rewrite(turns, "How does backpropagation use the chain rule?") == \
@@ -246,6 +250,11 @@ def test_next_and_previous_slide_follow_the_last_cited_place(services):
     assert "Previous slide: ml_basics.pdf p. 4" in _assistant(prev[-1])
     # p. 4 is on screen in the lecture from 0:48: that moment is cited too
     assert any(s.citation.kind == "video" and s.play_s == 48.4 for s in prev[-1][3].turns[-1].sources)
+    conv = prev[-1][3]
+    for _ in range(4):  # back to p. 1, then off the front of the deck
+        conv = _run(services, {"text": "previous slide", "files": []}, conv)[-1][3]
+    assert "p. 1 was the first page of ml_basics.pdf, so there is no previous slide." in conv.turns[-1].text
+    assert not conv.turns[-1].declined and not conv.turns[-1].error
 
 
 def test_filters_reach_the_answerer(services):
@@ -281,3 +290,13 @@ def test_chat_command_refuses_a_public_bind_without_auth(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["chat", "--host", "0.0.0.0", "--index", str(tmp_path / "idx")])
     assert result.exit_code == 1
     assert "Refusing to serve the course on 0.0.0.0" in result.output
+
+
+def test_retrieval_moment_sets_playback_and_the_slide_then(services):
+    hit = Hit(chunk=LECTURE, score=1.0, moment=TimeSpan(start_s=60.0, end_s=66.0))
+    ans = Answer(text="Each layer has weights [S1].", citations=(cite("S1", hit),), mode="offline", hits=(hit,))
+    out, starts = localize(ans, Alignment(services.index_dir))
+    c = out.citations[0]
+    assert starts["S1"] == 60.0  # the moment wins over the quoted sentence's cue (52 s)
+    assert c.slide.page == 10 and c.display == "Lecture 1 · 1:00–1:06 (slides p. 10)"
+    assert c.segment == TimeSpan(start_s=48.4, end_s=71.5)

@@ -111,3 +111,55 @@ def test_assess_declines_when_key_terms_missing():
     off = assess("how does photosynthesis work in plants", [nearest])
     assert not off.answerable and "photosynthesi" in " ".join(off.missing)
     assert not assess("anything", []).answerable
+
+
+def test_answerer_is_chosen_by_answer_provider_not_by_the_embedder(monkeypatch):
+    assert load_settings().resolved_answerer() == "offline"
+    assert load_settings(answer={"provider": "gemini"}).resolved_answerer() == "gemini"
+    monkeypatch.setenv("GEMINI_API_KEY", "k")
+    assert load_settings().resolved_answerer() == "gemini"
+    # a local index with a key at hand: auto answers with Gemini, `offline` keeps answers extractive
+    local = load_settings(embedding={"provider": "local"})
+    assert local.resolved_provider() == "local" and local.resolved_answerer() == "gemini"
+    assert load_settings(embedding={"provider": "local"}, answer={"provider": "offline"}).resolved_answerer() \
+        == "offline"
+    with pytest.raises(ConfigError, match="answer"):
+        load_settings(answer={"provider": "llama"})
+
+
+def test_fake_embedder_is_a_registered_test_provider_not_a_built_in():
+    from rag.embedders.base import sees
+    from rag.embedders.registry import BUILTIN, get_provider, provider_tag, register_embedder, unregister_embedder
+    from rag.factory import describe, make_embedder
+
+    assert "fake" not in BUILTIN
+    emb = make_embedder(load_settings(embedding={"provider": "fake"}))  # registered by tests/conftest.py
+    assert emb.provider == "fake" and describe(emb).endswith("test fake)") and not sees(emb, "image")
+    entry = get_provider("fake")
+    unregister_embedder("fake")
+    try:
+        with pytest.raises(ConfigError, match="unknown embedding provider 'fake'"):
+            make_embedder(load_settings(embedding={"provider": "fake"}))
+        assert provider_tag("fake") == "fake"
+    finally:
+        register_embedder("fake", entry.build, tag=entry.tag)
+    with pytest.raises(ValueError):
+        register_embedder("local", entry.build, tag="x")
+
+
+def test_capabilities_say_what_an_embedder_sees():
+    from rag.embedders.base import Embedder, sees
+    from rag.embedders.fake import FakeEmbedder
+    from rag.embedders.local import LocalEmbedder
+
+    for emb in (LocalEmbedder(), FakeEmbedder()):
+        assert isinstance(emb, Embedder) and emb.local and sees(emb, "text")
+        assert not any(sees(emb, m) for m in ("image", "video", "audio", "pdf"))
+    from pydantic import SecretStr
+
+    from rag.embedders.gemini import GeminiEmbedder
+    from rag.settings import GeminiSettings
+
+    gemini = GeminiEmbedder(GeminiSettings(base_url="http://127.0.0.1:9"), SecretStr("k"))
+    assert isinstance(gemini, Embedder) and not gemini.local
+    assert all(sees(gemini, m) for m in ("text", "image", "video", "audio", "pdf"))

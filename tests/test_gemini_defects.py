@@ -287,7 +287,8 @@ def test_429_remedy_reads_the_quota_details(fake_gemini, quota, expect):
 def test_chat_errors_reach_the_ui_as_the_remedy(tiny, fake_gemini):
     from agent.app import respond
 
-    fake_gemini.fail_next(429, times=5, action="generateContent")  # a persistent 429 on the chat model
+    # a persistent 429 on the chat model (the chat UI streams its answers: streamGenerateContent)
+    fake_gemini.fail_next(429, times=5, action="streamGenerateContent")
     outs = list(respond(tiny, {"text": "What does the discount factor gamma do?", "files": []}, None, None, None,
                         pause_s=0))
     shown = outs[-1][0][-1]["content"]

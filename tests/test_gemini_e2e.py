@@ -8,8 +8,9 @@ import shutil
 
 import pytest
 
-from agent.answer import answer_json, ask
+from agent.answer import ask
 from ingest.pipeline import ingest_paths
+from rag.contracts import answer_json
 from rag.factory import build
 from rag.retrieval import Query
 from rag.settings import load_settings
@@ -62,7 +63,7 @@ def test_multimodal_ingest_sends_media(gemini_services, fake_gemini):
 def test_image_query_is_embedded_natively(gemini_services, fake_gemini):
     fake_gemini.reset()
     page = next((gemini_services.media_dir).rglob("p8.png")).read_bytes()
-    hits = gemini_services.retriever.search(Query(image=page, image_mime="image/png"), 5)
+    hits = gemini_services.retriever.search(Query(image=page, image_mime="image/png"), 5).hits
     query_parts = fake_gemini.embed_requests[-1].body["requests"][0]["content"]["parts"]
     assert any((p.get("inline_data") or {}).get("mime_type") == "image/png" for p in query_parts)
     assert any(h.chunk.source == "slides/ml_basics.pdf" and h.locator.first == 8 for h in hits[:3])

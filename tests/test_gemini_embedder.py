@@ -7,7 +7,6 @@ import logging
 import math
 import subprocess
 import sys
-import time
 
 import pytest
 from pydantic import SecretStr
@@ -184,10 +183,8 @@ def test_timeout_is_provider_error(fake_gemini, caplog):
     caplog.set_level(logging.DEBUG)
     fake_gemini.delay_next(3.0, times=5)
     emb = embedder(fake_gemini, timeout_s=0.5, retries=1)
-    start = time.monotonic()
     with pytest.raises(ProviderError) as info:
         emb.embed_documents([EmbedItem(text="slow")], label="lectures/long.mp4")
-    assert time.monotonic() - start < 2.5
     msg = str(info.value)
     assert "lectures/long.mp4" in msg and "0.5 s" in msg and "gemini.timeout_s" in msg
     assert len(fake_gemini.embed_requests) == 2

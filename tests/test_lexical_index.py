@@ -95,15 +95,15 @@ def test_fresh_retriever_loads_the_index_instead_of_reading_every_view(tmp_path:
     first = Retriever(store, emb, RetrievalSettings())
     first.refresh()  # what ingest does when it is done
     assert (tmp_path / LEXICAL_DIR / "rows.json").is_file()
-    want = [(h.chunk.id, h.lexical_score) for h in first.search(Query(text="bellman equation"))]
+    want = [(h.chunk.id, h.lexical_score) for h in first.search(Query(text="bellman equation")).hits]
 
     fresh_store = ChromaStore(tmp_path, "fp")  # a new CLI call
     monkeypatch.setattr(ChromaStore, "all_views", lambda *a, **k: pytest.fail("read every stored view"))
     fresh = Retriever(fresh_store, emb, RetrievalSettings())
-    hits = fresh.search(Query(text="bellman equation"))
+    hits = fresh.search(Query(text="bellman equation")).hits
     assert [(h.chunk.id, h.lexical_score) for h in hits] == want
     assert hits[0].chunk.id == "d1" and hits[0].refined == PageSpan(first=2, last=2)
-    only_video = fresh.search(Query(text="bellman equation discount", kinds=["video"]))
+    only_video = fresh.search(Query(text="bellman equation discount", kinds=["video"])).hits
     assert [h.chunk.id for h in only_video] == ["v1"] and only_video[0].lexical_rank == 1
     monkeypatch.undo()
 
@@ -113,5 +113,5 @@ def test_fresh_retriever_loads_the_index_instead_of_reading_every_view(tmp_path:
     ChromaStore(tmp_path, "fp").add(more, [View(name="seg", item=EmbedItem(text=more.text), text=more.text)],
                                     emb.embed_documents([EmbedItem(text=more.text)]))
     later = Retriever(ChromaStore(tmp_path, "fp"), emb, RetrievalSettings())
-    assert "v2" in {h.chunk.id for h in later.search(Query(text="bellman equation"))}
+    assert "v2" in {h.chunk.id for h in later.search(Query(text="bellman equation")).hits}
     assert LexicalIndex.load(tmp_path).count == 5

@@ -5,7 +5,7 @@ from __future__ import annotations
 from eval.datasets import ExpectedSpan
 from eval.metrics import best_tiou
 from rag.citations import cite
-from rag.cli import hit_json
+from rag.contracts import hit_json
 from rag.moments import best_cues, moment
 from rag.types import Chunk, Hit, PageSpan, TimeSpan
 

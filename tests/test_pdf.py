@@ -13,10 +13,11 @@ import pytest
 from PIL import Image
 from pypdf.generic import NameObject, StreamObject
 
-from ingest.pdf import PdfStats, extract_pdf, page_infos
+from ingest.pdf import PdfStats, extract_pdf
 from ingest.pdftext import clean_deck, clean_lines, find_builds
 from rag.errors import IngestError
 from rag.ids import chunk_id
+from rag.index import vector_id
 from rag.settings import ChunkingSettings
 
 SETTINGS = ChunkingSettings()
@@ -132,8 +133,8 @@ def test_ids_are_stable_across_runs(tmp_path: Path) -> None:
     a = _extract(pdf, tmp_path / "m1")
     b = _extract(pdf, tmp_path / "m2")
     assert [c.id for c, _ in a.chunks] == [c.id for c, _ in b.chunks]
-    assert [[v.vector_id(c.id) for v in vs] for c, vs in a.chunks] == \
-           [[v.vector_id(c.id) for v in vs] for c, vs in b.chunks]
+    assert [[vector_id(c.id, v.name) for v in vs] for c, vs in a.chunks] == \
+           [[vector_id(c.id, v.name) for v in vs] for c, vs in b.chunks]
     assert len({c.id for c, _ in a.chunks}) == 2
 
 
@@ -143,7 +144,6 @@ def test_page_labels_and_meaningful_title(tmp_path: Path) -> None:
     ex = _extract(pdf, tmp_path / "media")
     assert ex.source.page_labels == ("T1", "1", "2", "3", "4")
     assert ex.source.title == "Lecture 1: Intro to Bayes"
-    assert [i.label for i in page_infos(ex)] == ["T1", "1", "2", "3", "4"]
     from rag.citations import display
     from rag.types import PageSpan
 
@@ -331,7 +331,7 @@ def test_devcorpus_decks(tmp_path: Path) -> None:
     # Beamer overlays: page 1 shows two bullets, page 3 all of them; pages 1-2 are builds of 3
     lec8 = pages["aalto-bda_lecture_8a_model_checking.pdf"]
     assert "Internal validation" not in lec8[0] and "Internal validation" in lec8[2]
-    infos = page_infos(extracted["aalto-bda_lecture_8a_model_checking.pdf"])
-    assert [i.build_of for i in infos[:4]] == [3, 3, None, None]
-    assert [i.label for i in infos[:4]] == ["1", "1", "1", "2"]
+    assert find_builds(lec8)[:4] == [3, 3, None, None]
+    labels = extracted["aalto-bda_lecture_8a_model_checking.pdf"].source.page_labels
+    assert labels is not None and list(labels[:4]) == ["1", "1", "1", "2"]
     print({k: f"{1000 * v:.0f} ms/page" for k, v in timings.items()})

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import ingest_paths
-from ingest.sources import Manifest, discover
+from ingest.sources import discover
 from rag.factory import build
+from rag.index import Manifest
 from rag.settings import load_settings
 from tests.conftest_course import COURSE
 

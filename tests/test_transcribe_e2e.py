@@ -14,7 +14,8 @@ from click.testing import CliRunner
 
 from ingest.pipeline import ingest_paths
 from ingest.transcribe import make_transcriber
-from rag.cli import _register_plugins, cli, hit_json
+from rag.cli import _register_plugins, cli
+from rag.contracts import hit_json
 from rag.factory import build
 from rag.retrieval import Query
 from rag.settings import load_settings
@@ -103,7 +104,7 @@ def test_spoken_words_are_found_at_the_spoken_sentence(spoken, source, question,
         start, end, text = c["start"], c["end"], c["text"]
     else:
         start, end, text = spoken["spans"][truth_index]
-    hits = spoken["services"].retriever.search(Query(text=question), 3)
+    hits = spoken["services"].retriever.search(Query(text=question), 3).hits
     top = hits[0]
     assert top.chunk.source == source and top.chunk.transcript == "machine"
     assert top.locator.start_s <= start + 0.5 and top.locator.end_s >= end - 0.5  # the moment holds the sentence

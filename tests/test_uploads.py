@@ -155,3 +155,14 @@ def test_cli_bad_photo_is_a_clear_error_not_a_traceback(tmp_path, command):
     assert res.exception is None or isinstance(res.exception, SystemExit)  # no traceback
     assert "one_pixel.png: the image is only 1×1 px" in res.output
     assert not (tmp_path / "idx").exists()  # refused before any index was opened or created
+
+
+@pytest.mark.parametrize("w,h", [(16, 2000), (2000, 16), (60, 1200), (900, 100)])
+def test_thin_strip_is_refused(w, h):
+    with pytest.raises(InputError, match=rf"strip\.png: the image is a thin strip \({w}×{h} px, more than 8 times"):
+        load_image(_png(w, h), name="strip.png")
+
+
+def test_wide_panorama_and_tall_screenshot_pass():
+    assert load_image(_png(1600, 400)).width == 1600
+    assert load_image(_png(540, 1200)).height == 1200

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ingest.audio import extract_audio, title_from_filename
+from ingest.audio import extract_audio
+from ingest.timed import title_from_filename
 from ingest.video import SlideChange, detect_changes, extract_video
 from rag.errors import IngestError
 from rag.ids import chunk_id
@@ -161,7 +162,7 @@ def test_keyframes_at_slide_changes_with_images_and_views(extracted):
         assert kf.item.media[0].mime_type == "image/jpeg"
         assert want in kf.text and want in kf.item.text
         rec = next(r for r in ex.images if r.chunk_id == chunk.id)
-        assert rec.view == kf.name and rec.path.parent == media / ex.source.sha256[:12]
+        assert str(rec.view) == kf.name and rec.path.parent == media / ex.source.sha256[:12]
         assert rec.path.read_bytes() == kf.item.media[0].data
         assert Image.open(rec.path).size == SIZE
 

@@ -3,18 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from rag.types import EmbedItem
+
+Modality = Literal["text", "image", "video", "audio", "pdf"]
+TEXT_ONLY: frozenset[Modality] = frozenset({"text"})
+MULTIMODAL: frozenset[Modality] = frozenset({"text", "image", "video", "audio", "pdf"})
 
 
 @runtime_checkable
 class Embedder(Protocol):
     """Turns items into L2-normalised vectors in one space."""
 
-    provider: str  # "gemini" | "local" | "fake"
-    model: str
-    dimension: int
+    # Read-only members (a class attribute or a property satisfies each).
+    @property
+    def provider(self) -> str:
+        """Registry name: "gemini" | "local" | one registered by tests ("fake")."""
+        ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def modalities(self) -> frozenset[Modality]:
+        """What it can see in an item: ingest only makes the media it can embed."""
+        ...
+
+    @property
+    def local(self) -> bool:
+        """Runs on this machine with no network (labelled offline)."""
+        ...
 
     def embed_documents(self, items: Sequence[EmbedItem], *, label: str = "") -> list[list[float]]:
         """One vector per item. `label` (e.g. the source path) goes into error messages."""
@@ -28,3 +50,8 @@ class Embedder(Protocol):
     def accepts(self, item: EmbedItem) -> bool:
         """False when this embedder has nothing to embed in the item (e.g. media-only for a text model)."""
         ...
+
+
+def sees(embedder: Embedder, modality: Modality) -> bool:
+    """True when the embedder can embed this kind of content (an image, a clip, a PDF...)."""
+    return modality in embedder.modalities

@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Sequence
 
+from rag.embedders.base import TEXT_ONLY
 from rag.types import EmbedItem
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -28,6 +29,9 @@ class FakeEmbedder:
 
     provider = "fake"
     model = "fake-hash-256"
+    # Text only, like the offline model, so ingest makes no clips; media bytes given anyway still count.
+    modalities = TEXT_ONLY
+    local = True
 
     def __init__(self, dimension: int = 256):
         self.dimension = dimension

@@ -28,6 +28,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from rag.embedders.base import MULTIMODAL
 from rag.errors import ItemRejectedError, ProviderError
 from rag.gemini_provider import GeminiProvider, Purpose
 from rag.settings import GeminiSettings
@@ -44,6 +45,8 @@ class GeminiEmbedder:
     """Embedder over Gemini embedding models (default gemini-embedding-2)."""
 
     provider = "gemini"
+    modalities = MULTIMODAL
+    local = False
 
     def __init__(self, settings: GeminiSettings, api_key: SecretStr, client: Any = None, *,
                  cache: VectorCache | None = None, gemini: GeminiProvider | None = None):

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from rag.embedders.base import TEXT_ONLY
 from rag.embedders.minilm import DIMENSION, MODEL_NAME, MiniLM, shared_minilm
 from rag.types import EmbedItem
 
@@ -33,6 +34,8 @@ class LocalEmbedder:
     provider = "local"
     model = MODEL_NAME
     dimension = DIMENSION
+    modalities = TEXT_ONLY
+    local = True
 
     def __init__(self, model: MiniLM | None = None):
         self._model = model  # loaded (and hash-checked) on first use unless given

@@ -168,11 +168,13 @@ class MiniLM:
                 np.exp(scores, out=scores)
                 scores /= scores.sum(-1, keepdims=True)
                 ctx[i, :n] = (scores @ v).transpose(1, 0, 2).reshape(n, DIMENSION)
-            x = _layer_norm(ctx.reshape(b * t, DIMENSION) @ L["o_w"] + L["o_b"] + x, *L["ln1"], self.eps)
+            ln1_w, ln1_b = L["ln1"]
+            x = _layer_norm(ctx.reshape(b * t, DIMENSION) @ L["o_w"] + L["o_b"] + x, ln1_w, ln1_b, self.eps)
             ffn = np.empty_like(x)
             for r in range(0, b * t, _FFN_ROWS):  # row blocks keep the 1536-wide GELU in cache
                 ffn[r:r + _FFN_ROWS] = _gelu(x[r:r + _FFN_ROWS] @ L["i_w"] + L["i_b"]) @ L["out_w"]
-            x = _layer_norm(ffn + L["out_b"] + x, *L["ln2"], self.eps)
+            ln2_w, ln2_b = L["ln2"]
+            x = _layer_norm(ffn + L["out_b"] + x, ln2_w, ln2_b, self.eps)
         x = x.reshape(b, t, DIMENSION)
         pooled = (x * mask[:, :, None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
         norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)

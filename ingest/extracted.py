@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.index import ViewName
 from rag.types import Chunk, Source, View
 
 
@@ -16,7 +17,7 @@ class ImageRecord:
     path: Path  # file under <index>/media/
     time_s: float | None = None  # keyframe time (video)
     page: int | None = None  # page position (pdf)
-    view: str = ""  # name of the chunk view this picture belongs to (e.g. "p3", "kf12.5")
+    view: ViewName | None = None  # the chunk view this picture belongs to (a page or keyframe view)
 
 
 @dataclass

@@ -1,0 +1,40 @@
+"""Small file helpers shared by every package: atomic writes and MIME guessing."""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+
+def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write a file through `write(fh)` into a temporary sibling, then rename it over `path`:
+    a killed run never leaves half a file under the final name."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as fh:
+        write(fh)
+    os.replace(tmp, path)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    atomic_write(path, lambda fh: fh.write(data))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+
+
+_IMAGE_MIME = {".png": "image/png", ".webp": "image/webp", ".gif": "image/gif", ".jpg": "image/jpeg",
+               ".jpeg": "image/jpeg", ".bmp": "image/bmp", ".tif": "image/tiff", ".tiff": "image/tiff"}
+
+
+def image_mime(path: str | Path | None) -> str:
+    """The MIME type of an image file from its extension; JPEG when unknown (what cameras write)."""
+    if path is None:
+        return "image/jpeg"
+    ext = Path(path).suffix.lower()
+    return _IMAGE_MIME.get(ext) or (mimetypes.guess_type(Path(path).name)[0] or "image/jpeg")
