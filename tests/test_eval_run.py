@@ -17,10 +17,10 @@ from tests.answer_checks import fragments
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "eval" / "datasets" / "sample-course.yaml"
 # What CI runs (see the Evaluating section of README.md); floors sit just below the measured sample-course numbers.
-CI_FLOORS = ("hit@1=0.7", "hit@5=0.98", "mrr@10=0.83", "ndcg@10=0.87", "tiou=0.78", "decline_accuracy=0.99",
-             "answered=0.98", "vid.hit@1=0.76", "vid.hit@5=0.99", "vid.tiou=0.7", "page.hit@1=0.35",
-             "page.hit@5=0.99", "img.hit@1=0.95", "img.hit@5=0.95", "citation_precision=0.65",
-             "citation_recall=0.87", "must_mention=0.81")
+CI_FLOORS = ("hit@1=0.66", "hit@5=0.98", "mrr@10=0.82", "ndcg@10=0.86", "tiou=0.75", "decline_accuracy=0.99",
+             "answered=0.98", "vid.hit@1=0.66", "vid.hit@5=0.99", "vid.tiou=0.65", "page.hit@1=0.35",
+             "page.hit@5=0.99", "img.hit@1=0.95", "img.hit@5=0.95", "citation_precision=0.62",
+             "citation_recall=0.8", "must_mention=0.78")
 
 _register_plugins()
 
