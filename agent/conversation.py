@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from agent.moments import localize, quoted, slide_at
 from agent.overview import page_title
@@ -21,6 +21,7 @@ from rag.errors import LectureLensError
 from rag.lexical import STOPWORDS
 from rag.types import Answer, Citation, Hit, PageSpan, SlideRef, SourceKind, TimeSpan
 
+Mode = Literal["offline", "gemini"]
 AnswerFn = Callable[..., Answer]  # agent.answer.ask(services, question, image, image_mime=..., sources=...)
 
 _NEXT = re.compile(r"\b(next|following)\s+(slide|page)\b", re.I)
@@ -177,7 +178,7 @@ def finished(services: Any, turn: Turn, turn_no: int, answer: Answer) -> Turn:
                    sources=_sources(services, turn_no, answer, starts))
 
 
-def page_answer(services: Any, source: str, page: int, step: int, mode: str) -> Answer:
+def page_answer(services: Any, source: str, page: int, step: int, mode: Mode) -> Answer:
     """The answer to "next/previous slide": that page, quoted, and the lecture moments that show it."""
     chunks = services.store.chunks_of(source)
     pages = [c for c in chunks if isinstance(c.locator, PageSpan)]
@@ -210,8 +211,8 @@ def page_answer(services: Any, source: str, page: int, step: int, mode: str) -> 
     return Answer(text=text, citations=tuple(cite(k, h) for k, h in labelled.items()), mode=mode, hits=tuple(hits))
 
 
-def _mode(services: Any) -> str:
-    return services.settings.resolved_answerer()
+def _mode(services: Any) -> Mode:
+    return "gemini" if services.settings.resolved_answerer() == "gemini" else "offline"
 
 
 def answer_stream(services: Any, conv: Conversation, question: str, *, image: bytes | None = None,

@@ -144,6 +144,10 @@ def _where_shown(hits: Sequence[Hit], labels: Sequence[str], limit: int = 3) -> 
     return f"This picture is shown in {listed}."
 
 
+def _cite(labels: Sequence[str]) -> str:
+    return "".join(f"[{label}]" for label in labels)
+
+
 def compose(question: str, hits: Sequence[Hit], labels: Sequence[str], max_sentences: int = MAX_SENTENCES, *,
             weight: Callable[[str], float] | None = None, image: bool = False) -> str:
     """Quote the statements that carry the most (IDF-weighted) question terms, each with its [S n] label.
@@ -161,26 +165,29 @@ def compose(question: str, hits: Sequence[Hit], labels: Sequence[str], max_sente
                 scored.append((round(sum(w(t) for t in shared), 9), -rank, -pos, u, label))
     scored.sort(key=lambda s: s[:3], reverse=True)
     floor = KEEP_SHARE * scored[0][0] if scored else 0.0
-    chosen: list[tuple[Unit, str]] = []
+    chosen: list[tuple[Unit, list[str]]] = []
     kept: list[set[str]] = []
     for score, _, _, u, label in scored:
         if score < floor:
             break
         words = set(tokens(u.text))
-        if any(words <= k for k in kept):  # the same point again (a slide bullet and its narration)
+        same = next((i for i, k in enumerate(kept) if words <= k), None)
+        if same is not None:  # the same point again (a slide bullet and its narration): cite both places
+            cites = chosen[same][1]
+            if label not in cites and len(cites) < 2:
+                cites.append(label)
             continue
-        kept.append(words)
-        chosen.append((u, label))
-        if len(chosen) >= max_sentences:
-            break
+        if len(chosen) < max_sentences:
+            kept.append(words)
+            chosen.append((u, [label]))
     lines: list[str] = []
     head = _where_shown(hits, labels) if image else ""
     if head:
         lines.append(head)
-    prose = [f"{u.text.rstrip('.!;:')} [{label}]." for u, label in chosen if not u.bullet]
+    prose = [f"{u.text.rstrip('.!;:')} {_cite(cites)}." for u, cites in chosen if not u.bullet]
     if prose:
         lines.append(" ".join(prose))
-    lines += [f"• {u.text.rstrip('.;:')} [{label}]" for u, label in chosen if u.bullet]
+    lines += [f"• {u.text.rstrip('.;:')} {_cite(cites)}" for u, cites in chosen if u.bullet]
     if not chosen and not head:  # evidence matched by meaning or picture, not words: point at the best places
         lines = [f"See {place(h)} [{label}]." for h, label in list(zip(hits, labels, strict=True))[:2]]
     return "\n".join(lines)

@@ -138,6 +138,8 @@ def _vtt(path: Path, timeline: list[tuple[float, float, dict]]) -> None:
         return f"{int(x // 3600):02d}:{int(x % 3600 // 60):02d}:{x % 60:06.3f}"
 
     for start, end, page in timeline:
+        if end - start < 2.0:  # a slide on screen for an instant at the very end: no narration
+            continue
         sentences = [f"This slide is about {page['title'].lower()}."] + [f"Note that {b}." for b in page["bullets"]]
         step = (end - start) / len(sentences)
         for k, s in enumerate(sentences):

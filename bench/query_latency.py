@@ -53,7 +53,7 @@ def _vocab(n: int = 20_000) -> list[str]:
     return words
 
 
-def _chunks(n: int):
+def _chunks(n: int, dim: int = DIM):
     """(chunk, view, vector) triples, deterministic."""
     from rag.types import Chunk, EmbedItem, PageSpan, TimeSpan, View
 
@@ -61,7 +61,7 @@ def _chunks(n: int):
     vocab = np.array(_vocab())
     zipf = 1 / np.arange(1, len(vocab) + 1) ** 1.05
     zipf /= zipf.sum()
-    vecs = rng.normal(size=(n, DIM)).astype(np.float32)
+    vecs = rng.normal(size=(n, dim)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     for i in range(n):
         text = " ".join(rng.choice(vocab, size=int(rng.integers(40, 81)), p=zipf))
@@ -80,12 +80,12 @@ def _chunks(n: int):
         yield chunk, view, vecs[i]
 
 
-def build(n: int) -> tuple[Path, dict]:
+def build(n: int, dim: int = DIM, cache: Path = CACHE) -> tuple[Path, dict]:
     """The cached index of n chunks (built once), and how long building took."""
     from rag.lexical_index import LexicalIndex
     from rag.store import ChromaStore
 
-    d = CACHE / str(n)
+    d = cache / (str(n) if dim == DIM else f"{n}x{dim}")
     stamp = d / "built.json"
     if stamp.is_file():
         return d, json.loads(stamp.read_text())
@@ -93,7 +93,7 @@ def build(n: int) -> tuple[Path, dict]:
     t0 = time.perf_counter()
     store = ChromaStore(d, FP)
     batch = []
-    for chunk, view, vec in _chunks(n):
+    for chunk, view, vec in _chunks(n, dim):
         batch.append((chunk, [view], [vec]))
         if len(batch) == 5000:
             store.add_many(batch)

@@ -228,7 +228,7 @@ class _Video:
     ocr: dict[str, str] = field(default_factory=dict)  # "<chunk_id>:kf<t>" -> OCR text
 
 
-def _pages_of(manifest: Manifest) -> dict[str, tuple[str, int]]:
+def pages_of(manifest: Manifest) -> dict[str, tuple[str, int]]:
     """Image-index key of every PDF page render -> (pdf source, page)."""
     out = {}
     for rel, e in sorted(manifest.sources.items()):
@@ -247,7 +247,7 @@ def _fingerprint(page_keys: Iterable[str]) -> str:
 
 
 def align_index(services: Services, manifest: Manifest,
-                progress: Callable[[int, int], None] | None = None) -> AlignStats:
+                progress: Callable[[int, int], None] | None = None, *, image_index: Any = None) -> AlignStats:
     """Align every video segment of the index with the indexed deck pages; write alignment.json.
 
     Segments already aligned against the same page set are reused, so re-running after an
@@ -255,7 +255,7 @@ def align_index(services: Services, manifest: Manifest,
     """
     t0 = time.perf_counter()
     stats = AlignStats()
-    page_keys = _pages_of(manifest)
+    page_keys = pages_of(manifest)
     fp = _fingerprint(page_keys)
     old = alignment.read(services.index_dir)
     reuse = old.segments if old.pages == fp else {}
@@ -278,7 +278,7 @@ def align_index(services: Services, manifest: Manifest,
                 out[c.id] = reuse[c.id]
                 stats.reused += 1
             else:
-                out[c.id] = _align_chunk(services.image_index, v, c, page_keys, allowed, pages)
+                out[c.id] = _align_chunk(image_index or services.image_index, v, c, page_keys, allowed, pages)
                 done += 1
                 if progress:
                     progress(done, len(todo))
@@ -292,8 +292,9 @@ def align_index(services: Services, manifest: Manifest,
     return stats
 
 
-def _page_texts(services: Services, page_keys: dict[str, tuple[str, int]]) -> PageTexts:
-    wanted = sorted(set(page_keys.values()))
+def page_text_map(services: Services, page_keys: dict[str, tuple[str, int]]) -> dict[tuple[str, int], str]:
+    """(pdf source, page) -> the page's text, for every page of `page_keys`."""
+    wanted = set(page_keys.values())
     texts: dict[tuple[str, int], str] = {}
     for source in sorted({s for s, _ in wanted}):
         for chunk in services.store.chunks_of(source):
@@ -302,6 +303,12 @@ def _page_texts(services: Services, page_keys: dict[str, tuple[str, int]]) -> Pa
                 continue
             for k, text in enumerate(chunk.page_texts):
                 texts[(source, loc.first + k)] = text
+    return texts
+
+
+def _page_texts(services: Services, page_keys: dict[str, tuple[str, int]]) -> PageTexts:
+    wanted = sorted(set(page_keys.values()))
+    texts = page_text_map(services, page_keys)
     return PageTexts(wanted, [texts.get(p, "") for p in wanted])
 
 

@@ -16,9 +16,12 @@ from rag.errors import LectureLensError
 @click.option("--transcribe", "transcribe", type=click.Choice(["missing", "always", "never"]), default=None,
               help="Offline speech-to-text: for media without a caption file (missing, the default), for every "
                    "video/audio (always; a caption file still wins), or never. Config key: transcribe.mode.")
+@click.option("--deck-text/--no-deck-text", default=False, show_default=True,
+              help="Faster: a keyframe that surely shows a page of an ingested deck takes the page's text instead "
+                   "of OCR (see README, Performance, for what it changes).")
 @index_option
 @json_option
-def ingest(paths, exclude, transcribe, index_dir, as_json):
+def ingest(paths, exclude, transcribe, deck_text, index_dir, as_json):
     """Ingest course folders (videos + .vtt/.srt captions, slide PDFs, audio) into the index."""
     from ingest.pipeline import ingest_paths
     from rag.factory import build
@@ -28,7 +31,8 @@ def ingest(paths, exclude, transcribe, index_dir, as_json):
         services = build(settings_from(index_dir, **extra), create=True)
         if not as_json:
             click.echo(f"embedder: {services.embedder_label}")
-        report = ingest_paths(list(paths), services, exclude=tuple(exclude), show_progress=True)
+        report = ingest_paths(list(paths), services, exclude=tuple(exclude), show_progress=True,
+                              deck_text=deck_text)
     except LectureLensError as e:
         fail(e, as_json)
     if as_json:

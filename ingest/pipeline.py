@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingest.deck_text import DeckText, SearchMemo, deck_first
+from ingest.deck_text import deck_text as make_deck_text
 from ingest.extracted import Extracted, ImageRecord
 from ingest.sources import Found, content_hash, discover
 from ingest.transcribe import Transcriber, make_transcriber
@@ -105,6 +107,7 @@ def _forget(rel: str, entry: ManifestEntry | None, services: Services, keep_medi
 
 def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
                progress: Callable[[int, int], None] | None = None, *, ocr_cache: OcrCache | None = None,
+               keyframe_text: Callable[[ImageText], ImageText] | None = None,
                transcript: tuple[Path, str] | None = None) -> tuple[int, int, list[str]]:
     """Extract, embed and store one source; the manifest entry is written last (commit point).
 
@@ -112,7 +115,9 @@ def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
     new version leaves the previous one searchable.
     """
     image_text = services.retriever.image_text
-    ocr = ocr_cache.wrap(image_text) if ocr_cache is not None and image_text is not None else None
+    ocr = ocr_cache.wrap(image_text) if ocr_cache is not None and image_text is not None else image_text
+    if ocr is not None and found.kind == "video" and keyframe_text is not None:
+        ocr = keyframe_text(ocr)  # a keyframe showing a deck page takes the page's text
     ex = extract(found, services, progress, ocr=ocr, transcript=transcript[0] if transcript else None)
     if transcript and not ex.source.has_captions and any(c.transcript for c, _ in ex.chunks):
         ex.warnings.append(f"no captions (.vtt/.srt) next to {found.rel}; its words come from a machine "
@@ -169,14 +174,15 @@ def _advance(bar: Any, task: Any, done: int, total: int) -> None:
     bar.update(task, completed=done, total=total)
 
 
-def _align(services: Services, manifest: Manifest, report: IngestReport, bar: Any) -> None:
+def _align(services: Services, manifest: Manifest, report: IngestReport, bar: Any, image_index: Any = None) -> None:
     """Match video segments to deck pages (reuses what is already aligned against the same pages)."""
     from ingest.align import align_index
 
     task = bar.add_task("align slides", total=None)
     try:
         report.alignment = align_index(
-            services, manifest, progress=lambda d, t: bar.update(task, completed=d, total=t)).to_json()
+            services, manifest, progress=lambda d, t: bar.update(task, completed=d, total=t),
+            image_index=image_index).to_json()
     except LectureLensError as e:
         report.warnings.append(f"slide alignment skipped: {e}")
     finally:
@@ -210,16 +216,26 @@ def _transcribe(found: Found, transcriber: Transcriber, services: Services, bar:
 
 
 def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[str, ...] = (),
-                 show_progress: bool = True, transcriber: Transcriber | None = None) -> IngestReport:
+                 show_progress: bool = True, transcriber: Transcriber | None = None,
+                 deck_text: bool = False) -> IngestReport:
     """Bring the index in line with the course folders: add new, redo changed, drop removed, skip the rest.
 
     Video/audio without a caption file is transcribed first (`transcribe.mode`; `transcriber` overrides
-    the one the settings name).
+    the one the settings name). `deck_text`: a keyframe that surely shows a deck page takes the page's
+    text instead of OCR (much faster; off by default because it moves two eval families, see README
+    "Performance").
     """
     t0 = time.perf_counter()
     report = IngestReport(embedder=services.embedder_label)
     manifest = Manifest(services.index_dir)
     ocr_cache = OcrCache(ocr_cache_dir(services.index_dir)) if services.settings.chunking.ocr else None
+    memo = SearchMemo(services.image_index)  # keyframe searches done for deck text are reused by alignment
+    decks: list[DeckText] = []
+
+    def keyframe_text(ocr: ImageText) -> ImageText:
+        decks.append(make_deck_text(services, manifest, memo))  # the decks ingested so far, this run included
+        return deck_first(decks[-1], ocr)
+
     todo: list[Found] = []
     for p in paths:
         p = Path(p)
@@ -236,6 +252,7 @@ def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[st
                     manifest.drop(rel)
                     report.removed.append(rel)
         todo.extend(found)
+    todo.sort(key=lambda f: f.kind != "pdf")  # decks first: keyframes showing their pages take their text
 
     with progress_bar(show_progress) as bar:
         overall = bar.add_task("ingest", total=len(todo))
@@ -254,7 +271,9 @@ def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[st
                 sub = bar.add_task(f"  {f.rel}", total=None)
                 chunks, vectors, warnings = ingest_one(f, sha, services, manifest,
                                                        progress=functools.partial(_advance, bar, sub),
-                                                       ocr_cache=ocr_cache, transcript=transcript)
+                                                       ocr_cache=ocr_cache,
+                                                       keyframe_text=keyframe_text if deck_text else None,
+                                                       transcript=transcript)
                 bar.remove_task(sub)
                 report.ingested.append(f.rel)
                 report.chunks += chunks
@@ -270,9 +289,10 @@ def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[st
                                       "error": f"Could not ingest {f.rel}: unexpected {type(e).__name__}: {e}"})
             finally:
                 bar.advance(overall)
-        _align(services, manifest, report, bar)
+        _align(services, manifest, report, bar, memo)
     if ocr_cache is not None:
-        report.ocr_cache = ocr_cache.stats.to_json()
+        report.ocr_cache = {**ocr_cache.stats.to_json(), "deck_text": sum(d.used for d in decks),
+                            "searches_reused": memo.hits}
     services.retriever.refresh()  # the lexical index on disk, so the next process loads instead of rebuilding
     report.seconds = round(time.perf_counter() - t0, 3)
     return report

@@ -46,6 +46,19 @@ SAMPLE_FPS = 2.0  # frames analysed per second of video
 SMALL = (160, 90)  # analysis frame size (w, h), grayscale
 PIXEL_DELTA = 24  # a pixel "changed" when its gray level moves by more than this
 MIN_CHANGE = 0.004  # at least this fraction of pixels must change (slides are mostly white)
+# A change is a slide change only when it spreads across the picture: the changed pixels must reach at
+# least MIN_SPREAD of SPREAD_COLUMNS vertical bands (a new slide's title and bullets span the width; a
+# lecturer walking in front of the screen is a tall narrow blob covering 2-4 bands).
+SPREAD_COLUMNS = 16
+SPREAD_SHARE = 0.02  # a band "changed" when this share of its (stable) pixels changed
+MIN_SPREAD = 6
+# Coarse-to-fine decode for real uploads (>= 20 fps, a keyframe every >= 1 s): keyframes only first, then
+# full decode of only the keyframe intervals whose ends differ. Pixels that change between most keyframe
+# pairs (a speaker box, a clock) are masked out of every comparison.
+COARSE_MIN_INTERVAL = 1.0
+VOLATILE_SHARE = 0.5
+VOLATILE_MIN_PAIRS = 6
+MAX_VOLATILE = 0.5  # more of the frame volatile than this: a camera video, compare everything
 KEYFRAME_WIDTH = 1280
 MAX_KEYFRAMES_PER_SEGMENT = 4
 _REMEDY = "Re-encode it (e.g. `ffmpeg -i in.mp4 -c:v libx264 -c:a aac out.mp4`) or remove it."
@@ -146,35 +159,25 @@ def _analyse(path: Path, rel: str, step: Step) -> _Analysis:
         header = _header_duration(container, vs)
         offset = start_offset(container)
         vs.thread_type = "AUTO"
-        # Frequent keyframes: decoding only them is enough for 2 fps analysis and much faster.
-        # Otherwise skip non-reference frames when there are plenty (a change still lands within
-        # ~1/15 s); at low frame rates every frame counts for placing a slide change.
-        if _keyframe_interval(path) <= 0.6:
-            vs.codec_context.skip_frame = "NONKEY"
-        elif vs.average_rate and vs.average_rate >= 20:
-            vs.codec_context.skip_frame = "NONREF"
+        fps = float(vs.average_rate) if vs.average_rate else 0.0
+        size = (vs.codec_context.width, vs.codec_context.height)
+        interval = _keyframe_interval(path)
         meter = LoudnessMeter() if audio is not None else None
-        sampler = _Sampler()
-        last_t = 0.0
-        streams = [s for s in (vs, audio) if s is not None]
-        for packet in container.demux(*streams):
-            for frame in packet.decode():
-                if isinstance(frame, av.AudioFrame):
-                    if meter is not None:
-                        meter.feed(frame)
-                    continue
-                if not isinstance(frame, av.VideoFrame):  # demuxing only video and audio: never taken
-                    continue
-                t = frame_time(frame, offset, last_t)
-                last_t = max(last_t, t)
-                if sampler.feed(frame, t) and header:
-                    step("analyse", min(1.0, t / header))
+        if fps >= 20 and interval >= COARSE_MIN_INTERVAL:
+            sampler, last_t = _coarse_to_fine(container, vs, audio, meter, offset, header, step)
+        else:
+            # Frequent keyframes: decoding only them is enough for 2 fps analysis and much faster.
+            # Otherwise skip non-reference frames when there are plenty (a change still lands within
+            # ~1/15 s); at low frame rates every frame counts for placing a slide change.
+            if interval <= 0.6:
+                vs.codec_context.skip_frame = "NONKEY"
+            elif fps >= 20:
+                vs.codec_context.skip_frame = "NONREF"
+            sampler, last_t = _decode_all(container, vs, audio, meter, offset, header, step)
         if meter is not None:
             meter.feed(None)
         if not sampler.times:
             raise IngestError(rel, "no video frame could be decoded", _REMEDY)
-        fps = float(vs.average_rate) if vs.average_rate else 0.0
-        size = (vs.codec_context.width, vs.codec_context.height)
 
     decoded = last_t + (1 / fps if fps else 0.0)
     audio_start = (meter.start_s or offset) - offset if meter is not None else 0.0
@@ -186,10 +189,124 @@ def _analyse(path: Path, rel: str, step: Step) -> _Analysis:
                              f"{decoded:.1f} s decode; indexed what decodes")
     elif header:
         info.duration = header
-    info.changes = detect_changes(sampler.times, sampler.scores, sampler.onsets)
+    info.changes = detect_changes(sampler.times, sampler.scores, sampler.onsets, sampler.spreads)
     if meter is not None:
         info.silences = silence_candidates(meter.window_db(), audio_start)
     return info
+
+
+def _decode_all(container, vs, audio, meter, offset: float, header: float | None, step: Step
+                ) -> tuple[_Sampler, float]:
+    """Every (non-skipped) frame through the sampler, audio through the loudness meter."""
+    import av
+
+    sampler = _Sampler()
+    last_t = 0.0
+    for packet in container.demux(*[s for s in (vs, audio) if s is not None]):
+        for frame in packet.decode():
+            if isinstance(frame, av.AudioFrame):
+                if meter is not None:
+                    meter.feed(frame)
+                continue
+            if not isinstance(frame, av.VideoFrame):  # demuxing only video and audio: never taken
+                continue
+            t = frame_time(frame, offset, last_t)
+            last_t = max(last_t, t)
+            if sampler.feed(frame, t) and header:
+                step("analyse", min(1.0, t / header))
+    return sampler, last_t
+
+
+def _coarse_to_fine(container, vs, audio, meter, offset: float, header: float | None, step: Step
+                    ) -> tuple[_Sampler, float]:
+    """Keyframes only (and the audio), then a full decode of just the intervals where something changed.
+
+    A 25 fps upload with a keyframe every 5 s decodes 1 frame in 125 plus the changed intervals (a
+    slide shown 20-90 s changes 1 interval in 4-18), instead of every reference frame.
+    """
+    import av
+
+    vs.codec_context.skip_frame = "NONKEY"
+    keys: list[tuple[float, np.ndarray, np.ndarray]] = []  # (t, small, tiny)
+    scaler, tiny_scaler = _scalers()
+    last_t = 0.0
+    for packet in container.demux(*[s for s in (vs, audio) if s is not None]):
+        for frame in packet.decode():
+            if isinstance(frame, av.AudioFrame):
+                if meter is not None:
+                    meter.feed(frame)
+                continue
+            if not isinstance(frame, av.VideoFrame):  # demuxing only video and audio: never taken
+                continue
+            t = frame_time(frame, offset, last_t)
+            last_t = max(last_t, t)
+            keys.append((t, _small(frame, scaler), _tiny_luma(frame, tiny_scaler)))
+    mask = volatile_mask([k[1] for k in keys])
+    # Only a change that spreads across the picture can hold a slide change (see detect_changes).
+    changed = [change_score(a, b, mask) > MIN_CHANGE and spread(a, b, mask) >= MIN_SPREAD
+               for (_, a, _), (_, b, _) in zip(keys, keys[1:], strict=False)]
+    changed.append(True)  # after the last keyframe: the end of the video is not known, decode it
+    sampler = _Sampler(mask)
+    vs.codec_context.skip_frame = "NONREF"
+    i = 0
+    while i < len(keys):
+        if not changed[i]:
+            sampler.take(*keys[i])
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(keys) and changed[j + 1]:
+            j += 1
+        end = keys[j + 1][0] if j + 1 < len(keys) else float("inf")
+        last_t = max(last_t, _decode_span(container, vs, offset, keys[i][0], end, sampler))
+        if header:
+            step("analyse", min(1.0, keys[i][0] / header))
+        i = j + 1
+    return sampler, last_t
+
+
+def _decode_span(container, vs, offset: float, start: float, end: float, sampler: _Sampler) -> float:
+    """Feed every frame in [start, end) (start is a keyframe) to the sampler; the last frame time."""
+    container.seek(int((start + offset) / vs.time_base), stream=vs, backward=True)
+    last = start
+    for frame in container.decode(vs):
+        t = frame_time(frame, offset, last)
+        if t + 1e-3 < start:
+            continue
+        if t >= end - 1e-3:
+            break
+        sampler.feed(frame, t)
+        last = max(last, t)
+    return last
+
+
+def volatile_mask(frames: Sequence[np.ndarray]) -> np.ndarray | None:
+    """Stable pixels (True) of small gray frames: those that do not change between most consecutive
+    frames; None when there are too few frames or most of the picture moves (a camera video)."""
+    if len(frames) - 1 < VOLATILE_MIN_PAIRS:
+        return None
+    import cv2
+
+    moved = np.zeros(frames[0].shape, np.float32)
+    for a, b in zip(frames, frames[1:], strict=False):
+        moved += np.abs(a.astype(np.int16) - b.astype(np.int16)) > PIXEL_DELTA
+    often = (moved / (len(frames) - 1) > VOLATILE_SHARE).astype(np.uint8)
+    volatile = cv2.dilate(often, np.ones((5, 5), np.uint8)) > 0  # the moving thing's edges too
+    if volatile.mean() > MAX_VOLATILE:
+        return None
+    return ~volatile if volatile.any() else None
+
+
+def _scalers() -> tuple[VideoReformatter, VideoReformatter]:
+    # One reformatter per use for the whole pass: it keeps its scaling context (frame.reformat builds
+    # a new one per call, ~5x slower).
+    from av.video.reformatter import VideoReformatter
+
+    return VideoReformatter(), VideoReformatter()
+
+
+def _small(frame: av.VideoFrame, scaler: VideoReformatter) -> np.ndarray:
+    return scaler.reformat(frame, width=SMALL[0], height=SMALL[1], format="gray", interpolation="AREA").to_ndarray()
 
 
 class _Sampler:
@@ -199,33 +316,36 @@ class _Sampler:
     seen between two samples 0.5 s apart is placed on the first frame that shows it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, mask: np.ndarray | None = None) -> None:
+        self.mask = mask  # stable pixels of the small frames (None: all)
         self.times: list[float] = []
         self.scores: list[float] = []  # scores[k]: change between samples k and k+1
         self.onsets: list[float] = []  # onsets[k]: first frame after sample k showing that change
+        self.spreads: list[int] = []  # spreads[k]: vertical bands that change covers
         self._prev: np.ndarray | None = None
         self._prev_tiny: np.ndarray | None = None
         self._pending: list[tuple[float, np.ndarray]] = []
         self._next_t = 0.0
-        # One reformatter for the whole pass: it keeps its scaling context (frame.reformat builds
-        # a new one per call, ~5x slower).
-        from av.video.reformatter import VideoReformatter
-
-        self._scaler = VideoReformatter()
-        self._tiny_scaler = VideoReformatter()
+        self._scaler, self._tiny_scaler = _scalers()
 
     def feed(self, frame: av.VideoFrame, t: float) -> bool:
         """Take one decoded frame; True when it became an analysis sample."""
         tiny = _tiny_luma(frame, self._tiny_scaler)
+        if t + 1e-3 < self._next_t:
+            self._pending.append((t, tiny))
+            return False
+        return self.take(t, _small(frame, self._scaler), tiny)
+
+    def take(self, t: float, small: np.ndarray, tiny: np.ndarray) -> bool:
+        """Take one analysis sample (small gray frame + its tiny luma thumbnail)."""
         self._pending.append((t, tiny))
         if t + 1e-3 < self._next_t:
             return False
-        small = self._scaler.reformat(frame, width=SMALL[0], height=SMALL[1], format="gray",
-                                      interpolation="AREA")
-        cur = small.to_ndarray()
+        cur = small
         if self._prev is not None:
-            score = change_score(self._prev, cur)
+            score = change_score(self._prev, cur, self.mask)
             self.scores.append(score)
+            self.spreads.append(spread(self._prev, cur, self.mask))
             onset = t
             if score > MIN_CHANGE and self._prev_tiny is not None:
                 onset = _onset(self._prev_tiny, self._pending)
@@ -259,26 +379,46 @@ def _onset(before: np.ndarray, frames: Sequence[tuple[float, np.ndarray]]) -> fl
     return frames[-1][0]
 
 
-def change_score(a: np.ndarray, b: np.ndarray) -> float:
-    """Fraction of pixels whose gray level moves by more than `PIXEL_DELTA` between two small frames.
+def change_score(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Fraction of (stable) pixels whose gray level moves by more than `PIXEL_DELTA` between two small frames.
 
     Robust to compression noise, and a new bullet on a white slide still moves a few percent of
     pixels (a scene-cut threshold such as ffmpeg's 0.3 finds nothing on slides).
     """
-    return np.count_nonzero(np.abs(a.astype(np.int16) - b.astype(np.int16)) > PIXEL_DELTA) / a.size
+    moved = np.abs(a.astype(np.int16) - b.astype(np.int16)) > PIXEL_DELTA
+    if mask is None:
+        return np.count_nonzero(moved) / a.size
+    return np.count_nonzero(moved & mask) / max(1, int(np.count_nonzero(mask)))
+
+
+def spread(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> int:
+    """How many of SPREAD_COLUMNS vertical bands of the (stable) picture a change covers."""
+    moved = np.abs(a.astype(np.int16) - b.astype(np.int16)) > PIXEL_DELTA
+    keep = np.ones_like(moved) if mask is None else mask
+    bands = np.array_split(np.arange(a.shape[1]), SPREAD_COLUMNS)
+    out = 0
+    for cols in bands:
+        area = np.count_nonzero(keep[:, cols])
+        if area and np.count_nonzero(moved[:, cols] & keep[:, cols]) >= SPREAD_SHARE * area:
+            out += 1
+    return out
 
 
 def detect_changes(times: Sequence[float], scores: Sequence[float],
-                   onsets: Sequence[float] | None = None) -> list[SlideChange]:
+                   onsets: Sequence[float] | None = None, spreads: Sequence[int] | None = None) -> list[SlideChange]:
     """Slide/scene changes from `scores[k]` = change between frames at `times[k]` and `times[k+1]`.
 
-    `onsets[k]` (default `times[k+1]`) is when that change began, to the frame.
+    `onsets[k]` (default `times[k+1]`) is when that change began, to the frame; `spreads[k]` how many
+    vertical bands it covers: a step that stays in fewer than MIN_SPREAD bands (a lecturer walking in
+    front of the screen) is not a slide change and does not raise the adaptive threshold either.
     The threshold adapts to the video's usual motion (talking heads, webcam insets); runs of
     consecutive changes (fades, builds, animations) merge into one change at their strongest step.
     """
     sc = np.asarray(scores, dtype=float)
     if len(sc) == 0:
         return []
+    if spreads is not None:  # local changes are neither slide changes nor the usual motion to adapt to
+        sc = np.where(np.asarray(spreads) >= MIN_SPREAD, sc, 0.0)
     med = float(np.median(sc))
     mad = float(np.median(np.abs(sc - med)))
     above = sc > max(MIN_CHANGE, 2 * med, med + 6 * mad)

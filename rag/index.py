@@ -39,6 +39,7 @@ IMAGES_DIR = "images"
 LEXICAL_DIR = "lexical"
 OCR_CACHE_DIR = "ocr_cache"
 TRANSCRIPTS_DIR = "transcripts"
+VECTOR_CACHE_FILE = "vector_cache.sqlite"  # per-item embedding cache (rag/vector_cache.py)
 IMAGES_META_FILE = "index.json"  # inside IMAGES_DIR
 IMAGES_ARRAYS_FILE = "index.npz"  # inside IMAGES_DIR
 MEDIA_HASH_CHARS = 12  # a source's media folder is named by the first characters of its content hash
@@ -166,6 +167,10 @@ def media_root(index_dir: str | Path) -> Path:
 
 def images_dir(index_dir: str | Path) -> Path:
     return Path(index_dir) / IMAGES_DIR
+
+
+def vector_cache_path(index_dir: str | Path) -> Path:
+    return Path(index_dir) / VECTOR_CACHE_FILE
 
 
 def lexical_dir(index_dir: str | Path) -> Path:

@@ -18,8 +18,6 @@ from pathlib import Path
 
 from rag.types import EmbedItem
 
-CACHE_FILE = "vector_cache.sqlite"
-
 
 def item_key(model: str, dimension: int, item: EmbedItem, text: str) -> str:
     """Cache key of one item as sent (`text` is the exact text part, prefixes included)."""

@@ -195,6 +195,15 @@ def test_chat_cites_plays_and_shows_pages(browser, tmp_path):
         page = browser.new_page(viewport={"width": 1400, "height": 950})
         page.goto(url)
         assert "fake:hashing (64-d, test fake)" in page.locator("#ll-status").inner_text()
+        # Only the indexed sources (and the index's renders) are served: not the rest of the course folder,
+        # not the project, not the system.
+        def status(path: Path) -> int:
+            return page.request.get(f"{url}gradio_api/file={path}").status
+
+        assert status(COURSE / VIDEO) == 200
+        for other in (COURSE / "lectures/lecture2_reinforcement.mp4", COURSE.parent / "course_truth.json",
+                      Path("/etc/passwd")):
+            assert status(other) in (403, 404), other
 
         _ask(page, "How does gradient descent work?")
         chat = page.locator("#ll-chat")

@@ -16,8 +16,8 @@ from tests.answer_checks import fragments
 ROOT = Path(__file__).resolve().parents[1]
 DEVCORPUS = ROOT / "eval" / "datasets" / "devcorpus.yaml"
 # Floors sit just below the measured numbers (README, Evaluating); `near` is the neighbouring-topic family.
-CI_FLOORS = ("para.hit@5=0.85", "para.hit@1=0.72", "gen.hit@5=0.99", "gen.hit@1=0.8", "near.decline_accuracy=0.83",
-             "answered=0.95", "citation_precision=0.5", "citation_recall=0.68")
+CI_FLOORS = ("para.hit@5=0.84", "para.hit@1=0.7", "gen.hit@5=0.99", "gen.hit@1=0.75", "near.decline_accuracy=0.86",
+             "answered=0.94", "citation_precision=0.5", "citation_recall=0.66")
 
 _register_plugins()
 

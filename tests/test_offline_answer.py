@@ -88,3 +88,11 @@ def test_formulas_that_define_stay_and_every_page_title_goes():
     texts = [u.text for u in slide_units(two_pages)]
     assert texts == ["Precision = TP / (TP + FP)", "Return G = r1 + γ r2 + γ² r3"]
     assert slide_units("Values\n0.43 0.48 0.81 0.90 state values V(s), gamma = 0.9") == []
+
+
+def test_a_point_said_on_a_slide_and_in_a_lecture_cites_both_places():
+    lecture = _video([(16.0, 19.0, "The training set is a collection of labelled examples.")])
+    slide = _pdf("What is supervised learning?\n• Training set: a collection of labelled examples", page=2)
+    text = compose("What is a training set?", [Hit(chunk=slide, score=1.0), Hit(chunk=lecture, score=0.9)],
+                   ["S1", "S2"])
+    assert text == "• Training set: a collection of labelled examples [S1][S2]"

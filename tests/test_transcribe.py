@@ -205,3 +205,25 @@ def test_english_only_model_refuses_another_language():
     assert t.key != TranscribeSettings().key()
     with pytest.raises(ConfigError, match="English only.*transcribe.model: base"):
         t.transcribe(np.zeros(SAMPLE_RATE, np.float32))
+
+
+def test_ingest_cli_transcribe_flag_reaches_the_settings(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from rag.cli import _register_plugins, cli
+
+    _register_plugins()
+    course = tmp_path / "course"
+    course.mkdir()
+    write_wav(course / "bare.wav", np.zeros(3 * SAMPLE_RATE, np.float32))
+    monkeypatch.setenv("LECTURELENS_EMBEDDING__PROVIDER", "fake")
+    monkeypatch.setenv("LECTURELENS_CHUNKING__OCR", "false")
+    index = tmp_path / "idx"
+    res = CliRunner().invoke(cli, ["ingest", str(course), "--index", str(index), "--transcribe", "never", "--json"],
+                             catch_exceptions=False)
+    out = json.loads(res.stdout[res.stdout.index("{"):])
+    assert res.exit_code == 0 and out["failed"] == [] and out["ingested"] == ["bare.wav"]
+    assert any("no captions" in w and "no text to search" in w for w in out["warnings"])
+    assert not (index / "transcripts").exists()  # --transcribe never: no model was asked
+    bad = CliRunner().invoke(cli, ["ingest", str(course), "--index", str(index), "--transcribe", "sometimes"])
+    assert bad.exit_code == 2 and "'sometimes' is not one of" in bad.output

@@ -37,9 +37,10 @@ def _gemini(settings: Settings) -> Embedder:
         raise ConfigError("embedding.provider is gemini but neither GEMINI_API_KEY nor GOOGLE_API_KEY is set. "
                           "Export one, or set embedding.provider: local.")
     from rag.embedders.gemini import GeminiEmbedder
-    from rag.vector_cache import CACHE_FILE, VectorCache
+    from rag.index import vector_cache_path
+    from rag.vector_cache import VectorCache
 
-    return GeminiEmbedder(settings.gemini, key, cache=VectorCache(settings.index_dir / CACHE_FILE))
+    return GeminiEmbedder(settings.gemini, key, cache=VectorCache(vector_cache_path(settings.index_dir)))
 
 
 BUILTIN = ("local", "gemini")
