@@ -94,7 +94,7 @@ def search(query, image, k, sources, kinds, index_dir, as_json):
     for r in rows:
         click.echo(f"{r['rank']:>2}. {r['display']}{transcript_mark(r.get('transcript'))}  [{r['score']:.3f}]")
         if r["text"]:
-            click.echo(f"    {r['text'][:160]}")
+            click.echo(f"    {' '.join(r['text'].split())[:160]}")
 
 
 def _picture_not_in_course(services, result) -> bool:
@@ -134,7 +134,7 @@ def segments(source, index_dir, as_json):
         click.echo(f"{clock(r['start']):>7}–{clock(r['end']):<7} {slide}   keyframes {kfs}"
                    f"{transcript_mark(r.get('transcript'))}")
         if r.get("text"):
-            click.echo(f"{'':>16}{r['text'][:160]}")
+            click.echo(f"{'':>16}{' '.join(r['text'].split())[:160]}")
 
 
 @cli.command()
