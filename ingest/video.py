@@ -198,9 +198,20 @@ def _analyse(path: Path, rel: str, step: Step) -> _Analysis:
 def _decode_all(container, vs, audio, meter, offset: float, header: float | None, step: Step
                 ) -> tuple[_Sampler, float]:
     """Every (non-skipped) frame through the sampler, audio through the loudness meter."""
+    sampler = _Sampler()
+    last_t = 0.0
+    for frame, t in _video_frames(container, vs, audio, meter, offset):
+        last_t = max(last_t, t)
+        if sampler.feed(frame, t) and header:
+            step("analyse", min(1.0, t / header))
+    return sampler, last_t
+
+
+def _video_frames(container, vs, audio, meter, offset: float):
+    """Demux video and audio together: audio frames feed the loudness meter, video frames are yielded
+    with their time."""
     import av
 
-    sampler = _Sampler()
     last_t = 0.0
     for packet in container.demux(*[s for s in (vs, audio) if s is not None]):
         for frame in packet.decode():
@@ -212,9 +223,7 @@ def _decode_all(container, vs, audio, meter, offset: float, header: float | None
                 continue
             t = frame_time(frame, offset, last_t)
             last_t = max(last_t, t)
-            if sampler.feed(frame, t) and header:
-                step("analyse", min(1.0, t / header))
-    return sampler, last_t
+            yield frame, t
 
 
 def _coarse_to_fine(container, vs, audio, meter, offset: float, header: float | None, step: Step
@@ -224,23 +233,13 @@ def _coarse_to_fine(container, vs, audio, meter, offset: float, header: float | 
     A 25 fps upload with a keyframe every 5 s decodes 1 frame in 125 plus the changed intervals (a
     slide shown 20-90 s changes 1 interval in 4-18), instead of every reference frame.
     """
-    import av
-
     vs.codec_context.skip_frame = "NONKEY"
     keys: list[tuple[float, np.ndarray, np.ndarray]] = []  # (t, small, tiny)
     scaler, tiny_scaler = _scalers()
     last_t = 0.0
-    for packet in container.demux(*[s for s in (vs, audio) if s is not None]):
-        for frame in packet.decode():
-            if isinstance(frame, av.AudioFrame):
-                if meter is not None:
-                    meter.feed(frame)
-                continue
-            if not isinstance(frame, av.VideoFrame):  # demuxing only video and audio: never taken
-                continue
-            t = frame_time(frame, offset, last_t)
-            last_t = max(last_t, t)
-            keys.append((t, _small(frame, scaler), _tiny_luma(frame, tiny_scaler)))
+    for frame, t in _video_frames(container, vs, audio, meter, offset):
+        last_t = max(last_t, t)
+        keys.append((t, _small(frame, scaler), _tiny_luma(frame, tiny_scaler)))
     mask = volatile_mask([k[1] for k in keys])
     # Only a change that spreads across the picture can hold a slide change (see detect_changes).
     changed = [change_score(a, b, mask) > MIN_CHANGE and spread(a, b, mask) >= MIN_SPREAD
