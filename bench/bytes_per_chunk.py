@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import save_result  # noqa: E402
 from bench.query_latency import FP, build  # noqa: E402
 
 CACHE = ROOT / "bench/.cache/bytes_per_chunk"
@@ -84,11 +85,9 @@ def main(argv: list[str] | None = None) -> dict:
             "video_hours_per_8gb_ram": round(8 * gb / per_ram / VECTORS_PER_VIDEO_HOUR),
             "video_hours_per_100gb_disk": round(100 * gb / per_disk / VECTORS_PER_VIDEO_HOUR)}
         print(dim, res["dims"][str(dim)])
-    res["load_avg_end"] = os.getloadavg()
-    res["note"] = ("machine shared with ~6 engineers' processes; RAM = RSS growth of a fresh process after "
-                   "opening the index and one query; media files (keyframes, page renders) not included")
-    OUT.write_text(json.dumps(res, indent=1))
-    return res
+    note = ("machine shared with ~6 engineers' processes; RAM = RSS growth of a fresh process after "
+            "opening the index and one query; media files (keyframes, page renders) not included")
+    return save_result(OUT, res, note)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ media work (clips, renders) is the offline pipeline's and is measured by bench/i
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -20,6 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench import save_result  # noqa: E402
 
 OUT = ROOT / "bench/results/gemini_concurrency.json"
 LATENCY_S = 0.3
@@ -75,10 +76,8 @@ def main(argv: list[str] | None = None) -> dict:
     base = res["levels"]["1"]["wall_s"]
     for v in res["levels"].values():
         v["speedup_vs_1"] = round(base / v["wall_s"], 2)
-    res["load_avg_end"] = os.getloadavg()
-    res["note"] = "fake server on loopback; machine shared with ~6 engineers' processes"
-    OUT.write_text(json.dumps(res, indent=1))
-    return res
+    note = "fake server on loopback; see load_avg for how busy the machine was"
+    return save_result(OUT, res, note)
 
 
 if __name__ == "__main__":

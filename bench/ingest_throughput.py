@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench import save_result
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -153,12 +155,9 @@ def main(argv: list[str] | None = None) -> dict:
         res["one_lecture"] = {"video_s": sub_s, "before": before, "after_default": default, "after": after,
                               "speedup": round(before["wall_s"] / after["wall_s"], 2),
                               "cpu_speedup": round(before["cpu_s"] / after["cpu_s"], 2)}
-    res["load_avg_end"] = os.getloadavg()
-    res["note"] = ("2 cores shared with ~6 engineers' processes (see load_avg); run under nice -n 10; "
-                   "wall-clock seconds; offline provider (MiniLM, RapidOCR)")
-    OUT.write_text(json.dumps(res, indent=1))
-    print(json.dumps(res, indent=1))
-    return res
+    note = ("2 cores shared with ~6 engineers' processes (see load_avg); run under nice -n 10; "
+            "wall-clock seconds; offline provider (MiniLM, RapidOCR)")
+    return save_result(OUT, res, note, echo=True)
 
 
 if __name__ == "__main__":

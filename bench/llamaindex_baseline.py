@@ -15,13 +15,14 @@ whitespace words (the default tiktoken encoding is downloaded on first use).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import sys
 import time
 from pathlib import Path
+
+from bench import save_result
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -169,12 +170,9 @@ def main(argv: list[str] | None = None) -> dict:
                     round(res["lecturelens"]["ingest_s"] / res["llamaindex"]["ingest_s"], 1),
                     "hit@5_lecturelens_over_llamaindex":
                     round(res["lecturelens"]["hit@5"] / max(res["llamaindex"]["hit@5"], 1e-9), 2)}
-    res["load_avg_end"] = os.getloadavg()
-    res["note"] = ("LectureLens ingests the whole course (videos: decode, keyframes, OCR/deck text, alignment; audio; "
-                   "PDF renders); LlamaIndex only the PDFs and caption files. Shared machine, see load_avg.")
-    OUT.write_text(json.dumps(res, indent=1))
-    print(json.dumps(res, indent=1))
-    return res
+    note = ("LectureLens ingests the whole course (videos: decode, keyframes, OCR/deck text, alignment; audio; "
+            "PDF renders); LlamaIndex only the PDFs and caption files. Shared machine, see load_avg.")
+    return save_result(OUT, res, note, echo=True)
 
 
 if __name__ == "__main__":

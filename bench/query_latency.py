@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import save_result
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -228,11 +230,9 @@ def main(argv: list[str] | None = None) -> dict:
                 proc.wait(30)
         results["sizes"][str(n)] = r
         print(n, json.dumps(r))
-    results["load_avg_end"] = os.getloadavg()
-    results["note"] = ("machine shared with ~6 engineers' processes (see load_avg); run under nice -n 10; "
-                       "1 vector per chunk; image = retrieval side with a stand-in image search")
-    OUT.write_text(json.dumps(results, indent=1))
-    return results
+    note = ("machine shared with ~6 engineers' processes (see load_avg); run under nice -n 10; "
+            "1 vector per chunk; image = retrieval side with a stand-in image search")
+    return save_result(OUT, results, note)
 
 
 if __name__ == "__main__":
