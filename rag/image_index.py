@@ -44,10 +44,20 @@ class ImageMatch(NamedTuple):
         return vision.is_match(self.inliers)
 
 
+# What the index keeps of one picture: global descriptor, 64x48 thumbnail, local features.
+Described = tuple[np.ndarray, np.ndarray, LocalFeatures]
+
+
+def describe(image: ImageInput) -> Described:
+    """What the index keeps of a picture (the costly part of `add`; any thread or process can run it)."""
+    img = vision.prepare(image)
+    return vision.global_descriptor(img), vision.frame_thumbnail(img), vision.local_features(img)
+
+
 class ImageIndex:
     """Images under string keys (`<chunk_id>:p3`, `<chunk_id>:kf12.0`); saved as index.npz + index.json."""
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, *, load: bool = True):
         self.folder = Path(folder)
         self._lock = threading.RLock()
         self._keys: list[str] = []
@@ -57,7 +67,7 @@ class ImageIndex:
         self._feats: list[LocalFeatures] = []
         self._matrix: np.ndarray | None = None
         self._votes: _VoteIndex | None = None
-        if (self.folder / IMAGES_META_FILE).exists():
+        if load and (self.folder / IMAGES_META_FILE).exists():
             self._load()
 
     def __len__(self) -> int:
@@ -70,10 +80,10 @@ class ImageIndex:
         """Stored keys, in insertion order."""
         return list(self._keys)
 
-    def add(self, key: str, image: ImageInput) -> None:
-        """Store (or replace) one image under `key`. Call `save()` to persist."""
-        img = vision.prepare(image)
-        entry = (vision.global_descriptor(img), vision.frame_thumbnail(img), vision.local_features(img))
+    def add(self, key: str, image: ImageInput, described: Described | None = None) -> None:
+        """Store (or replace) one image under `key` (`described`: its `describe()`, when already computed).
+        Call `save()` to persist."""
+        entry = described if described is not None else describe(image)
         with self._lock:
             if key not in self._pos:
                 self._pos[key] = len(self._keys)
@@ -85,6 +95,20 @@ class ImageIndex:
                 i = self._pos[key]
                 self._glob[i], self._thumbs[i], self._feats[i] = entry
             self._matrix = self._votes = None
+
+    def subset(self, keys: Collection[str]) -> ImageIndex:
+        """A new in-memory index of just these keys (e.g. the deck pages keyframes are matched against:
+        searching it never waits for, or rebuilds tables after, keyframes added meanwhile)."""
+        out = ImageIndex(self.folder, load=False)
+        with self._lock:
+            for i, key in enumerate(self._keys):
+                if key in keys:
+                    out._pos[key] = len(out._keys)
+                    out._keys.append(key)
+                    out._glob.append(self._glob[i])
+                    out._thumbs.append(self._thumbs[i])
+                    out._feats.append(self._feats[i])
+        return out
 
     def remove(self, keys: Iterable[str]) -> int:
         """Drop keys (unknown ones are ignored); returns how many were removed."""
