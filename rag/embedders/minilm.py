@@ -133,6 +133,12 @@ class MiniLM:
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         if not texts:
             return out
+        if len(texts) <= ONE_THREAD_TEXTS:
+            with _one_blas_thread():
+                return self._encode(texts, out)
+        return self._encode(texts, out)
+
+    def _encode(self, texts: Sequence[str], out: np.ndarray) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(list(texts))
         # Sort by length so each batch pads little; restore the caller's order at the end.
         order = np.argsort([len(e.ids) for e in encodings], kind="stable")
@@ -179,6 +185,23 @@ class MiniLM:
         pooled = (x * mask[:, :, None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
         norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return (pooled / norms).astype(np.float32)
+
+
+# A query (one text) runs on one BLAS thread. Its matrices are a few rows high: OpenBLAS's second thread saves
+# nothing, and on a busy machine its threads spin waiting for each other. Measured on the 2-core machine at a
+# load of 14, 8 queries: 21 ms per forward on one thread, 1.35 s on two (bench/query_latency.py, issue 9).
+ONE_THREAD_TEXTS = 4
+_blas: Any = None
+
+
+def _one_blas_thread():
+    """Context manager limiting the BLAS library numpy uses to one thread (process-wide while it lasts)."""
+    global _blas
+    from threadpoolctl import ThreadpoolController
+
+    if _blas is None:
+        _blas = ThreadpoolController()  # finds the loaded BLAS once; limit() is then cheap
+    return _blas.limit(limits=1, user_api="blas")
 
 
 _shared: MiniLM | None = None
