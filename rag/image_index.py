@@ -44,10 +44,20 @@ class ImageMatch(NamedTuple):
         return vision.is_match(self.inliers)
 
 
+# What the index keeps of one picture: global descriptor, 64x48 thumbnail, local features.
+Described = tuple[np.ndarray, np.ndarray, LocalFeatures]
+
+
+def describe(image: ImageInput) -> Described:
+    """What the index keeps of a picture (the costly part of `add`; any thread or process can run it)."""
+    img = vision.prepare(image)
+    return vision.global_descriptor(img), vision.frame_thumbnail(img), vision.local_features(img)
+
+
 class ImageIndex:
     """Images under string keys (`<chunk_id>:p3`, `<chunk_id>:kf12.0`); saved as index.npz + index.json."""
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, *, load: bool = True):
         self.folder = Path(folder)
         self._lock = threading.RLock()
         self._keys: list[str] = []
@@ -59,7 +69,7 @@ class ImageIndex:
         self._votes: _VoteIndex | None = None
         # Read on first use, not here: a text search builds the services too and never touches the pictures
         # (~30 MB of arrays for a 10-hour course, more for a semester).
-        self._unread = (self.folder / IMAGES_META_FILE).exists()
+        self._unread = load and (self.folder / IMAGES_META_FILE).exists()
 
     def _ensure_read(self) -> None:
         with self._lock:
@@ -80,10 +90,10 @@ class ImageIndex:
         self._ensure_read()
         return list(self._keys)
 
-    def add(self, key: str, image: ImageInput) -> None:
-        """Store (or replace) one image under `key`. Call `save()` to persist."""
-        img = vision.prepare(image)
-        entry = (vision.global_descriptor(img), vision.frame_thumbnail(img), vision.local_features(img))
+    def add(self, key: str, image: ImageInput, described: Described | None = None) -> None:
+        """Store (or replace) one image under `key` (`described`: its `describe()`, when already computed).
+        Call `save()` to persist."""
+        entry = described if described is not None else describe(image)
         self._ensure_read()
         with self._lock:
             if key not in self._pos:
@@ -96,6 +106,21 @@ class ImageIndex:
                 i = self._pos[key]
                 self._glob[i], self._thumbs[i], self._feats[i] = entry
             self._matrix = self._votes = None
+
+    def subset(self, keys: Collection[str]) -> ImageIndex:
+        """A new in-memory index of just these keys (e.g. the deck pages keyframes are matched against:
+        searching it never waits for, or rebuilds tables after, keyframes added meanwhile)."""
+        out = ImageIndex(self.folder, load=False)
+        self._ensure_read()
+        with self._lock:
+            for i, key in enumerate(self._keys):
+                if key in keys:
+                    out._pos[key] = len(out._keys)
+                    out._keys.append(key)
+                    out._glob.append(self._glob[i])
+                    out._thumbs.append(self._thumbs[i])
+                    out._feats.append(self._feats[i])
+        return out
 
     def remove(self, keys: Iterable[str]) -> int:
         """Drop keys (unknown ones are ignored); returns how many were removed."""

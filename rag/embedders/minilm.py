@@ -133,10 +133,8 @@ class MiniLM:
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         if not texts:
             return out
-        if len(texts) <= ONE_THREAD_TEXTS:
-            with _one_blas_thread():
-                return self._encode(texts, out)
-        return self._encode(texts, out)
+        with _one_blas_thread():
+            return self._encode(texts, out)
 
     def _encode(self, texts: Sequence[str], out: np.ndarray) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(list(texts))
@@ -187,10 +185,11 @@ class MiniLM:
         return (pooled / norms).astype(np.float32)
 
 
-# A query (one text) runs on one BLAS thread. Its matrices are a few rows high: OpenBLAS's second thread saves
-# nothing, and on a busy machine its threads spin waiting for each other. Measured on the 2-core machine at a
-# load of 14, 8 queries: 21 ms per forward on one thread, 1.35 s on two (bench/query_latency.py, issue 9).
-ONE_THREAD_TEXTS = 4
+# Every forward runs on one BLAS thread. A query's matrices are a few rows high, and even an ingest batch is
+# small (a few thousand rows of 384): OpenBLAS's second thread saves little, and on a busy machine its threads
+# spin waiting for each other. Measured on the 2-core machine: 8 queries at a load of 14, 21 ms per forward on
+# one thread vs 1.35 s on two (bench/query_latency.py); the 72 views of a generated lecture at a load of 11,
+# 2.4 CPU s / 5.2 s wall vs 10.1 CPU s / 22.2 s. Ingest uses the other core for the next file's extraction.
 _blas: Any = None
 
 
