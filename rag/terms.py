@@ -39,6 +39,13 @@ def zipf(word: str) -> float:
     return zipf_frequency(word, "en")
 
 
+def general_weight(word: str) -> float:
+    """How much a word says about a topic, from its general-English frequency: "the" 0, "number" 0.3,
+    "cluster" 0.8, a word English hardly uses ("centroid", "WAIC") 1. A smooth scale, not a cutoff: a course's
+    own IDF calls its main topic word common ("cluster" in a clustering course), English does not."""
+    return min(1.0, max(0.0, (6.5 - zipf(word)) / 3.0))
+
+
 def fold(word: str) -> str:
     """The comparison form of a word: NFKC, lower case, stemmed, a trailing "e" dropped."""
     t = stem(unicodedata.normalize("NFKC", word).lower().replace("’", "'"))

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from eval.runner import Retrieved
 from rag.cli import _register_plugins, cli
-from tests.answer_checks import fragments
+from tests.answer_checks import fragments, off_topic
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "eval" / "datasets" / "sample-course.yaml"
@@ -151,6 +151,11 @@ def test_sample_course_eval_end_to_end(eval_index, offline_env, tmp_path):
     # offline answers quote statements only: no tick rows, axis labels or title fragments
     bad = {c["id"]: fragments(c["answer"]["answer"]) for c in rep["cases"] if not c["answer"]["declined"]}
     assert not {k: v for k, v in bad.items() if v}
+    # ... and no statement picked for one everyday word of the question (text questions; a picture's answer
+    # quotes what the picture shows)
+    padded = {c["id"]: off_topic(c["question"], c["answer"]["answer"]) for c in rep["cases"]
+              if c["question"] and not c["image"] and not c["answer"]["declined"]}
+    assert not {k: v for k, v in padded.items() if v}
 
     # Re-running against a baseline shows zero deltas (on the text-video family, to keep the suite fast).
     res = lecturelens_eval("--answers", "--filter", "vid", "--out", str(second))
