@@ -1023,22 +1023,22 @@ def _audio_frames(samples: np.ndarray, chunk: int, fmt: str = "fltp"):
         yield fr
 
 
-def encode_video(path: Path, track: Track, frame_for, vcodec: str) -> None:
-    n_frames = math.ceil(round(track.duration * FPS, 6))
+def encode_video(path: Path, track: Track, frame_for, vcodec: str, fps: int = FPS) -> None:
+    n_frames = math.ceil(round(track.duration * fps, 6))
     audio = np.concatenate(
-        [track.audio, np.zeros(max(0, int(n_frames / FPS * SR) - len(track.audio)), np.int16)]
+        [track.audio, np.zeros(max(0, int(n_frames / fps * SR) - len(track.audio)), np.int16)]
     )
     with av.open(str(path), "w", format="mp4", options={"fflags": "+bitexact"}) as out:
-        vs = out.add_stream(vcodec, rate=FPS)
+        vs = out.add_stream(vcodec, rate=fps)
         vs.width, vs.height, vs.pix_fmt = W, H, "yuv420p"
-        vs.codec_context.gop_size = 2 * FPS  # a keyframe every 2 s: cheap seeking / clipping
+        vs.codec_context.gop_size = 2 * fps  # a keyframe every 2 s: cheap seeking / clipping
         vs.codec_context.thread_count = 1  # deterministic output
         if vcodec == "libx264":
             vs.options = {
                 "crf": "28",
                 "preset": "slow",
                 "tune": "stillimage",
-                "x264-params": "scenecut=0:keyint=10:min-keyint=10",
+                "x264-params": f"scenecut=0:keyint={2 * fps}:min-keyint={2 * fps}",
             }
         else:
             vs.bit_rate = 250_000
@@ -1047,14 +1047,14 @@ def encode_video(path: Path, track: Track, frame_for, vcodec: str) -> None:
         afr = _audio_frames(audio, 1024)
         next_audio = next(afr, None)
         for i in range(n_frames):
-            t = i / FPS
-            while next_audio is not None and next_audio.pts / SR <= t + 1 / FPS:
+            t = i / fps
+            while next_audio is not None and next_audio.pts / SR <= t + 1 / fps:
                 out.mux(as_.encode(next_audio))
                 next_audio = next(afr, None)
             frame = av.VideoFrame.from_ndarray(np.asarray(frame_for(t)), format="rgb24")
             frame = frame.reformat(format="yuv420p")
             frame.pts = i
-            frame.time_base = Fraction(1, FPS)
+            frame.time_base = Fraction(1, fps)
             out.mux(vs.encode(frame))
         while next_audio is not None:
             out.mux(as_.encode(next_audio))
