@@ -34,6 +34,8 @@ _NUMBER = re.compile(r"[-−+]?\d+(?:[.,]\d+)*%?")
 _SYMBOL = re.compile(r"(?<![\w'’-])(?![aAI]\b)[^\W\d_](?![\w'’-])")  # a lone letter: "k", "n", not "a"/"I"
 # a line that ends like this goes on on the next line ("Used by value iteration and" / "Q-learning")
 _DANGLING = re.compile(r"\b(?:the|a|an|and|or|of|to|in|on|for|with|by|than|from|into|is|are)\s*:?$", re.IGNORECASE)
+_SUB = re.compile(r"^--\s+(?=\S)")  # "-- Genomic origin of reads": a sub-bullet ("--->" is an arrow)
+_SECTION = re.compile(r"^\d+(?:\.\d+)+\s+[A-Z]")
 _CODE = re.compile(r"<-|[{}]|\w\(.*=")  # a code line ("fit1 <- brm(..., algorithm = ...)") continues nothing
 _GLUE = frozenset("""is are was were be been being can could will would should must may might do does did has have
 had the a an this that these those it its we you they which when if then to for by with than""".split())
@@ -97,8 +99,12 @@ def _page_units(text: str) -> list[Unit]:
         line = raw.strip()
         if not line:
             continue
-        marked = bool(_BULLET.match(line)) and not line.startswith("--")
-        body = _BULLET.sub("", line).strip() if marked else line
+        # a bullet glyph the PDF's text layer could not map comes out as one leading space (" Support …")
+        marked = bool(_BULLET.match(line)) and not line.startswith("--") or bool(_SUB.match(line)) \
+            or bool(re.match(r" [^\W\d_]", raw.rstrip("\r")))
+        body = _BULLET.sub("", _SUB.sub("", line)).strip() if marked else line
+        if re.match(r"^(?:\.\.\.|…)", body):  # "...but we need …" continues the slide before, not the line above
+            body, marked = re.sub(r"^(?:\.\.\.|…)\s*", "", body), True
         if blocks and not marked and not _CODE.search(body) and (
                 body[:1].islower() and not _NUMBER.fullmatch(blocks[-1][0]) or _DANGLING.search(blocks[-1][0])):
             blocks[-1] = (f"{blocks[-1][0]} {body}", blocks[-1][1])  # the wrapped tail of the line above
@@ -106,8 +112,8 @@ def _page_units(text: str) -> list[Unit]:
             blocks.append((body, marked))
     out = []
     for i, (body, marked) in enumerate(blocks):
-        if body.endswith("?"):
-            continue  # a question on a slide is not an answer
+        if body.endswith("?") or _SECTION.match(body):
+            continue  # a question on a slide is not an answer, a numbered heading ("6.1 The place of …") no statement
         if i > 0 and _formula(body):
             out.append(Unit(body, True))
         elif _label(body, marked):

@@ -16,8 +16,10 @@ from tests.answer_checks import fragments, off_topic
 ROOT = Path(__file__).resolve().parents[1]
 DEVCORPUS = ROOT / "eval" / "datasets" / "devcorpus.yaml"
 # Floors sit just below the measured numbers (README, Evaluating); `near` is the neighbouring-topic family.
-CI_FLOORS = ("para.hit@5=0.84", "para.hit@1=0.7", "gen.hit@5=0.99", "gen.hit@1=0.75", "near.decline_accuracy=0.86",
-             "answered=0.94", "citation_precision=0.5", "citation_recall=0.66")
+# `hpara`/`hnear` are the held-out families (written before the last decline tuning, never used to tune).
+CI_FLOORS = ("para.hit@5=0.84", "para.hit@1=0.7", "gen.hit@5=0.99", "gen.hit@1=0.75", "near.decline_accuracy=0.88",
+             "hpara.hit@5=0.92", "hnear.decline_accuracy=0.62", "answered=0.97", "citation_precision=0.53",
+             "citation_recall=0.7")
 
 _register_plugins()
 

@@ -19,8 +19,8 @@ SAMPLE = ROOT / "eval" / "datasets" / "sample-course.yaml"
 # What CI runs (see the Evaluating section of README.md); floors sit just below the measured sample-course numbers.
 CI_FLOORS = ("hit@1=0.66", "hit@5=0.98", "mrr@10=0.82", "ndcg@10=0.86", "tiou=0.75", "decline_accuracy=0.99",
              "answered=0.98", "vid.hit@1=0.66", "vid.hit@5=0.99", "vid.tiou=0.65", "page.hit@1=0.35",
-             "page.hit@5=0.99", "img.hit@1=0.95", "img.hit@5=0.95", "citation_precision=0.62",
-             "citation_recall=0.8", "must_mention=0.78")
+             "page.hit@5=0.99", "img.hit@1=0.95", "img.hit@5=0.95", "citation_precision=0.68",
+             "citation_recall=0.86", "must_mention=0.8")
 
 _register_plugins()
 
