@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+RUN_FILE = "run"  # bench/results/run.json: wall and CPU time of each benchmark in the last full `make bench`
+
 
 def save_result(out: Path, res: dict[str, Any], note: str, echo: bool = False) -> dict[str, Any]:
     """Stamp a result with the machine's load at the end (these machines are shared) and a note, write it."""

@@ -1,19 +1,20 @@
 """A keyframe that shows a deck page takes the page's text layer instead of OCR.
 
-Before a keyframe is OCR'd, the page renders already in the image index are searched with it (decks are
-ingested before videos). When the best page verifies with at least STRONG_INLIERS geometric inliers —
-where alignment's visual evidence alone reaches full confidence (ingest.align.VIS_HI) — the keyframe
-shows that page, and the page's exact text is better than OCR of a video frame. Otherwise (a camera shot,
-a board, a slide of a deck that is not in the course, a small capture slide) OCR reads it as before.
+Before a keyframe is OCR'd, the deck pages (decks are ingested before videos) are searched with it. When
+the best page verifies with at least STRONG_INLIERS geometric inliers — where alignment's visual evidence
+alone reaches full confidence (ingest.align.VIS_HI) — the keyframe shows that page: it is not OCR'd, and
+its words stay with the page (ingest.video.extract_video). Otherwise (a camera shot, a board, a slide of
+a deck that is not in the course, a small capture slide) OCR reads it.
 
 The search answers are remembered by picture bytes (`SearchMemo`), so the alignment pass after ingest
-reuses them instead of matching every keyframe again.
+reuses them instead of matching every keyframe again; a keyframe showing the same picture as an earlier
+one (`Extracted.same_pictures`) takes that one's answer.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,12 @@ class SearchMemo:
     def __init__(self, index: Any):
         self.index = index
         self._memo: dict[tuple[str, int, frozenset[str] | None], list[Any]] = {}
+        self._same: dict[str, str] = {}  # picture sha -> sha of the picture it is the same as
         self.hits = 0
+
+    def same_pictures(self, same: dict[str, str]) -> None:
+        """Pictures (sha256 of their bytes) that show the same thing as another: one search answers both."""
+        self._same.update(same)
 
     def __getattr__(self, name: str) -> Any:  # everything else is the image index's
         return getattr(self.index, name)
@@ -40,7 +46,8 @@ class SearchMemo:
         data = image.read_bytes() if isinstance(image, Path) else image if isinstance(image, bytes) else None
         if data is None:
             return self.index.search(image, k, allowed=allowed)
-        key = (hashlib.sha256(data).hexdigest(), k, frozenset(allowed) if allowed is not None else None)
+        sha = hashlib.sha256(data).hexdigest()
+        key = (self._same.get(sha, sha), k, frozenset(allowed) if allowed is not None else None)
         if key in self._memo:
             self.hits += 1
             return self._memo[key]
@@ -78,13 +85,3 @@ def deck_text(services: Services, manifest: Manifest, search: SearchMemo) -> Dec
     """Page texts and render keys of every deck ingested so far."""
     keys = pages_of(manifest)
     return DeckText(search, keys, page_text_map(services, keys))
-
-
-def deck_first(deck: DeckText, ocr: Callable[[bytes], str]) -> Callable[[bytes], str]:
-    """An OCR function for keyframes: the shown page's text when sure, else `ocr`."""
-
-    def read(image: bytes) -> str:
-        text = deck(image)
-        return text if text is not None else ocr(image)
-
-    return read

@@ -28,3 +28,6 @@ class Extracted:
     chunks: list[tuple[Chunk, list[View]]] = field(default_factory=list)
     images: list[ImageRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # sha256 of a keyframe's JPEG -> sha256 of an earlier keyframe showing the same picture (read once;
+    # a search for one answers for both)
+    same_pictures: dict[str, str] = field(default_factory=dict)

@@ -11,16 +11,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.deck_text import DeckText, SearchMemo, deck_first
+from ingest.align import pages_of
+from ingest.deck_text import DeckText, SearchMemo
 from ingest.deck_text import deck_text as make_deck_text
 from ingest.extracted import Extracted, ImageRecord
+from ingest.prefetch import prefetched
 from ingest.sources import Found, content_hash, discover
 from ingest.transcribe import Transcriber, make_transcriber
 from rag.citations import display
-from rag.embedders.base import sees
+from rag.embedders.base import TEXT_ONLY, Embedder, sees
 from rag.errors import ConfigError, IngestError, ItemRejectedError, LectureLensError
 from rag.factory import Services
 from rag.ids import sha256_file
+from rag.image_index import Described, describe
 from rag.index import (
     MachineTranscript,
     Manifest,
@@ -58,9 +61,10 @@ class IngestReport:
 
 
 def extract(found: Found, services: Services, progress: Callable[[int, int], None] | None = None,
-            *, ocr: ImageText | None = None, transcript: Path | None = None) -> Extracted:
+            *, ocr: ImageText | None = None, deck: DeckText | None = None, transcript: Path | None = None) -> Extracted:
     """Run the extractor for one file's kind (`ocr` overrides the retriever's OCR, e.g. a cached one;
-    `transcript`: machine captions for video/audio)."""
+    `deck`: a video keyframe surely showing a deck page takes its text; `transcript`: machine captions
+    for video/audio)."""
     settings = services.settings.chunking
     media = services.media_dir
     ocr = (ocr or services.retriever.image_text) if settings.ocr else None
@@ -72,12 +76,34 @@ def extract(found: Found, services: Services, progress: Callable[[int, int], Non
     if found.kind == "video":
         from ingest.video import extract_video
 
-        return extract_video(found.path, found.rel, media, settings, ocr=ocr,
+        return extract_video(found.path, found.rel, media, settings, ocr=ocr, deck=deck,
                              want_clips=sees(services.embedder, "video"), progress=progress, transcript=transcript)
     from ingest.audio import extract_audio
 
     return extract_audio(found.path, found.rel, media, settings, want_clips=sees(services.embedder, "audio"),
                          progress=progress, transcript=transcript)
+
+
+def embed_distinct(embedder: Embedder, items: Sequence[EmbedItem], label: str) -> list[list[float]]:
+    """One vector per item, each distinct item (as far as the embedder sees: a text-only model ignores
+    media) embedded once: keyframes of one slide share their text, a keyframe view showing a deck page
+    the segment's. A rejected item is reported at its first position."""
+    text_only = embedder.modalities <= TEXT_ONLY
+    seen = [item.model_copy(update={"media": ()}) if text_only and item.media else item for item in items]
+    slot: dict[EmbedItem, int] = {}
+    first: list[int] = []
+    for i, item in enumerate(seen):
+        if item not in slot:
+            slot[item] = len(first)
+            first.append(i)
+    if not first:
+        return []
+    try:
+        vectors = embedder.embed_documents([items[i] for i in first], label=label)
+    except ItemRejectedError as e:
+        e.index = first[e.index]
+        raise
+    return [vectors[slot[item]] for item in seen]
 
 
 def _image_key(rec: ImageRecord, views: Sequence[ViewName]) -> str:
@@ -105,23 +131,38 @@ def _forget(rel: str, entry: ManifestEntry | None, services: Services, keep_medi
             shutil.rmtree(Path(old).parent, ignore_errors=True)
 
 
-def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
-               progress: Callable[[int, int], None] | None = None, *, ocr_cache: OcrCache | None = None,
-               keyframe_text: Callable[[ImageText], ImageText] | None = None,
-               transcript: tuple[Path, str] | None = None) -> tuple[int, int, list[str]]:
-    """Extract, embed and store one source; the manifest entry is written last (commit point).
+@dataclass
+class Prepared:
+    """One file extracted and its pictures described, ready to embed and store."""
 
-    Extraction and embedding (the parts that fail) run before the old version is removed, so a failing
-    new version leaves the previous one searchable.
-    """
+    extracted: Extracted
+    described: dict[Path, Described]  # picture file -> what the image index keeps of it
+
+
+def prepare_one(found: Found, services: Services, progress: Callable[[int, int], None] | None = None, *,
+                ocr_cache: OcrCache | None = None, deck: DeckText | None = None,
+                transcript: tuple[Path, str] | None = None) -> Prepared:
+    """The per-file work before embedding: extract (decode, keyframes, deck text or OCR) and describe
+    its pictures for the image index. Touches neither the store nor the manifest, so it can run on a
+    thread while another file is committed."""
     image_text = services.retriever.image_text
     ocr = ocr_cache.wrap(image_text) if ocr_cache is not None and image_text is not None else image_text
-    if ocr is not None and found.kind == "video" and keyframe_text is not None:
-        ocr = keyframe_text(ocr)  # a keyframe showing a deck page takes the page's text
-    ex = extract(found, services, progress, ocr=ocr, transcript=transcript[0] if transcript else None)
+    ex = extract(found, services, progress, ocr=ocr, deck=deck, transcript=transcript[0] if transcript else None)
     if transcript and not ex.source.has_captions and any(c.transcript for c, _ in ex.chunks):
         ex.warnings.append(f"no captions (.vtt/.srt) next to {found.rel}; its words come from a machine "
                            f"transcript ({transcript[1]}) and may contain recognition errors")
+    return Prepared(ex, {rec.path: describe(rec.path) for rec in ex.images})
+
+
+def commit_one(found: Found, sha: str, prepared: Prepared, services: Services, manifest: Manifest, *,
+               ocr_cache: OcrCache | None = None, transcript: tuple[Path, str] | None = None
+               ) -> tuple[int, int, list[str]]:
+    """Embed and store one extracted source; the manifest entry is written last (commit point).
+
+    Embedding (the part that fails) runs before the old version is removed, so a failing new version
+    leaves the previous one searchable.
+    """
+    ex = prepared.extracted
     items: list[EmbedItem] = []
     owners: list[tuple[int, int]] = []
     for ci, (_chunk, views) in enumerate(ex.chunks):
@@ -130,7 +171,7 @@ def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
                 items.append(view.item)
                 owners.append((ci, vi))
     try:
-        vectors = services.embedder.embed_documents(items, label=found.rel) if items else []
+        vectors = embed_distinct(services.embedder, items, found.rel)
     except ItemRejectedError as e:  # name the chunk (time or page) and view the API refused
         chunk, views = ex.chunks[owners[e.index][0]]
         view = views[owners[e.index][1]]
@@ -153,7 +194,7 @@ def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
         names = next((tuple(ViewName.parse(v.name) for v in vs) for c, vs in ex.chunks if c.id == rec.chunk_id),
                      ())
         key = _image_key(rec, names)
-        services.image_index.add(key, rec.path)
+        services.image_index.add(key, rec.path, prepared.described.get(rec.path))
         keys.append(key)
     services.image_index.save()
     if ocr_cache is not None:
@@ -168,6 +209,14 @@ def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
         ingested_at=time.time(),
     ))
     return len(ex.chunks), n_vectors, ex.warnings
+
+
+def ingest_one(found: Found, sha: str, services: Services, manifest: Manifest,
+               progress: Callable[[int, int], None] | None = None, *, ocr_cache: OcrCache | None = None,
+               deck: DeckText | None = None, transcript: tuple[Path, str] | None = None) -> tuple[int, int, list[str]]:
+    """Extract, embed and store one source (`prepare_one` then `commit_one`)."""
+    prepared = prepare_one(found, services, progress, ocr_cache=ocr_cache, deck=deck, transcript=transcript)
+    return commit_one(found, sha, prepared, services, manifest, ocr_cache=ocr_cache, transcript=transcript)
 
 
 def _advance(bar: Any, task: Any, done: int, total: int) -> None:
@@ -215,27 +264,29 @@ def _transcribe(found: Found, transcriber: Transcriber, services: Services, bar:
     return path, transcriber.label
 
 
+@dataclass
+class _Job:
+    """One file to (re)ingest."""
+
+    found: Found
+    sha: str
+    machine: bool  # its words come from a machine transcript
+
+
 def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[str, ...] = (),
                  show_progress: bool = True, transcriber: Transcriber | None = None,
                  deck_text: bool = False) -> IngestReport:
     """Bring the index in line with the course folders: add new, redo changed, drop removed, skip the rest.
 
     Video/audio without a caption file is transcribed first (`transcribe.mode`; `transcriber` overrides
-    the one the settings name). `deck_text`: a keyframe that surely shows a deck page takes the page's
-    text instead of OCR (much faster; off by default because it moves two eval families, see README
-    "Performance").
+    the one the settings name). Decks are ingested first; `deck_text`: a keyframe that surely shows one
+    of their pages takes the page's text instead of OCR (see README "Performance"). Each file is
+    extracted on a background thread while the previous one is embedded.
     """
     t0 = time.perf_counter()
     report = IngestReport(embedder=services.embedder_label)
     manifest = Manifest(services.index_dir)
     ocr_cache = OcrCache(ocr_cache_dir(services.index_dir)) if services.settings.chunking.ocr else None
-    memo = SearchMemo(services.image_index)  # keyframe searches done for deck text are reused by alignment
-    decks: list[DeckText] = []
-
-    def keyframe_text(ocr: ImageText) -> ImageText:
-        decks.append(make_deck_text(services, manifest, memo))  # the decks ingested so far, this run included
-        return deck_first(decks[-1], ocr)
-
     todo: list[Found] = []
     for p in paths:
         p = Path(p)
@@ -252,46 +303,69 @@ def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[st
                     manifest.drop(rel)
                     report.removed.append(rel)
         todo.extend(found)
-    todo.sort(key=lambda f: f.kind != "pdf")  # decks first: keyframes showing their pages take their text
 
+    jobs: list[_Job] = []
+    for f in todo:
+        try:
+            machine = _wants_transcript(f, services.settings.transcribe.mode)
+            if machine and transcriber is None:
+                transcriber = make_transcriber(services.settings.transcribe)
+            sha = content_hash(f, transcriber.key if machine and transcriber else None)
+        except LectureLensError as e:
+            report.failed.append({"source": f.rel, "error": f"Could not ingest {f.rel}: {e}"})
+            continue
+        entry = manifest.get(f.rel)
+        if entry and entry.sha256 == sha and entry.fingerprint == services.fingerprint:
+            report.skipped.append(f.rel)
+        else:
+            jobs.append(_Job(f, sha, machine))
+
+    memo: SearchMemo | None = None  # the deck pages, keyframe searches remembered for alignment
+    deck: DeckText | None = None
     with progress_bar(show_progress) as bar:
-        overall = bar.add_task("ingest", total=len(todo))
-        for f in todo:
-            bar.update(overall, description=f"ingest {f.rel}")
-            try:
-                machine = _wants_transcript(f, services.settings.transcribe.mode)
-                if machine and transcriber is None:
-                    transcriber = make_transcriber(services.settings.transcribe)
-                sha = content_hash(f, transcriber.key if machine and transcriber else None)
-                entry = manifest.get(f.rel)
-                if entry and entry.sha256 == sha and entry.fingerprint == services.fingerprint:
-                    report.skipped.append(f.rel)
-                    continue
-                transcript = _transcribe(f, transcriber, services, bar) if machine and transcriber else None
-                sub = bar.add_task(f"  {f.rel}", total=None)
-                chunks, vectors, warnings = ingest_one(f, sha, services, manifest,
-                                                       progress=functools.partial(_advance, bar, sub),
-                                                       ocr_cache=ocr_cache,
-                                                       keyframe_text=keyframe_text if deck_text else None,
-                                                       transcript=transcript)
-                bar.remove_task(sub)
-                report.ingested.append(f.rel)
-                report.chunks += chunks
-                report.vectors += vectors
-                report.warnings.extend(f"{f.rel}: {w}" for w in warnings)
-            except IngestError as e:
-                report.failed.append({"source": f.rel, "error": str(e)})
-            except LectureLensError as e:
-                report.failed.append({"source": f.rel, "error": f"Could not ingest {f.rel}: {e}"})
-            except Exception as e:  # the per-file loop is a boundary: one bad file never stops the rest
-                log.debug("ingest of %s failed", f.rel, exc_info=True)
-                report.failed.append({"source": f.rel,
-                                      "error": f"Could not ingest {f.rel}: unexpected {type(e).__name__}: {e}"})
-            finally:
-                bar.advance(overall)
+        overall = bar.add_task("ingest", total=len(jobs))
+
+        def prepare(job: _Job) -> tuple[Prepared, tuple[Path, str] | None, Any]:
+            transcript = _transcribe(job.found, transcriber, services, bar) if job.machine and transcriber else None
+            sub = bar.add_task(f"  {job.found.rel}", total=None)
+            prepared = prepare_one(job.found, services, functools.partial(_advance, bar, sub), ocr_cache=ocr_cache,
+                                   deck=deck, transcript=transcript)
+            return prepared, transcript, sub
+
+        # decks first: keyframes showing their pages take their text, so videos start once every deck is in
+        for group in ([j for j in jobs if j.found.kind == "pdf"], [j for j in jobs if j.found.kind != "pdf"]):
+            if group and group[0].found.kind != "pdf":
+                memo = SearchMemo(services.image_index.subset(pages_of(manifest)))
+                deck = make_deck_text(services, manifest, memo) if deck_text else None
+            for job, future in prefetched(group, prepare):
+                f = job.found
+                bar.update(overall, description=f"ingest {f.rel}")
+                try:
+                    prepared, transcript, sub = future.result()
+                    if memo is not None:  # alignment searches each distinct picture once
+                        memo.same_pictures(prepared.extracted.same_pictures)
+                    chunks, vectors, warnings = commit_one(f, job.sha, prepared, services, manifest,
+                                                           ocr_cache=ocr_cache, transcript=transcript)
+                    bar.remove_task(sub)
+                    report.ingested.append(f.rel)
+                    report.chunks += chunks
+                    report.vectors += vectors
+                    report.warnings.extend(f"{f.rel}: {w}" for w in warnings)
+                except IngestError as e:
+                    report.failed.append({"source": f.rel, "error": str(e)})
+                except LectureLensError as e:
+                    report.failed.append({"source": f.rel, "error": f"Could not ingest {f.rel}: {e}"})
+                except Exception as e:  # the per-file loop is a boundary: one bad file never stops the rest
+                    log.debug("ingest of %s failed", f.rel, exc_info=True)
+                    report.failed.append({"source": f.rel,
+                                          "error": f"Could not ingest {f.rel}: unexpected {type(e).__name__}: {e}"})
+                finally:
+                    bar.advance(overall)
+        if memo is None:
+            memo = SearchMemo(services.image_index.subset(pages_of(manifest)))
         _align(services, manifest, report, bar, memo)
     if ocr_cache is not None:
-        report.ocr_cache = {**ocr_cache.stats.to_json(), "deck_text": sum(d.used for d in decks),
+        report.ocr_cache = {**ocr_cache.stats.to_json(), "deck_text": deck.used if deck else 0,
                             "searches_reused": memo.hits}
     services.retriever.refresh()  # the lexical index on disk, so the next process loads instead of rebuilding
     report.seconds = round(time.perf_counter() - t0, 3)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,6 +61,8 @@ VOLATILE_MIN_PAIRS = 6
 MAX_VOLATILE = 0.5  # more of the frame volatile than this: a camera video, compare everything
 KEYFRAME_WIDTH = 1280
 MAX_KEYFRAMES_PER_SEGMENT = 4
+# The text of the deck page a picture surely shows, else None.
+DeckReader = Callable[[bytes], "str | None"]
 _REMEDY = "Re-encode it (e.g. `ffmpeg -i in.mp4 -c:v libx264 -c:a aac out.mp4`) or remove it."
 
 
@@ -86,14 +88,19 @@ class _Analysis:
     changes: list[SlideChange] = field(default_factory=list)
     silences: list[tuple[float, float]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    mask: np.ndarray | None = None  # stable pixels of the small frames (None: all)
 
 
 def extract_video(path: Path, rel: str, media_dir: Path, settings: ChunkingSettings, *,
-                  ocr: ImageText | None = None, want_clips: bool = False,
+                  ocr: ImageText | None = None, deck: DeckReader | None = None, want_clips: bool = False,
                   progress: Progress | None = None, transcript: Path | None = None) -> Extracted:
     """Segment a lecture video into 15–30 s chunks with captions, keyframes, OCR text and clips.
 
-    `transcript`: a machine transcript (WebVTT) used where the user's caption file leaves gaps.
+    `deck`: the text of the deck page a keyframe surely shows, else None (then OCR reads it). Such a
+    keyframe's words stay with the page (alignment ties the moment to it): its view carries the
+    picture and the segment's captions, and no text of its own for lexical search, so a question about
+    the slide's words finds the page rather than a copy of it. `transcript`: a machine transcript
+    (WebVTT) used where the user's caption file leaves gaps.
     """
     import av
 
@@ -106,7 +113,7 @@ def extract_video(path: Path, rel: str, media_dir: Path, settings: ChunkingSetti
         segments = choose_boundaries(info.duration, candidates, settings.min_segment_s,
                                      settings.max_segment_s)
         plan = [_keyframe_times(span, info.changes) for span in segments]
-        frames = _grab_keyframes(path, sorted({t for ts in plan for t in ts}), step)
+        frames, smalls = _grab_keyframes(path, sorted({t for ts in plan for t in ts}), step)
         clips = encode_video_clips(path, segments, step) if want_clips else [None] * len(segments)
     except av.FFmpegError as e:
         raise IngestError(rel, f"the video could not be decoded ({e})", _REMEDY) from e
@@ -117,12 +124,15 @@ def extract_video(path: Path, rel: str, media_dir: Path, settings: ChunkingSetti
         out.warnings.append(f"no captions (.vtt/.srt) next to {rel}; indexed from keyframes only")
     kf_dir = source_media_dir(media_dir, source.sha256)
     kf_dir.mkdir(parents=True, exist_ok=True)
-    use_ocr = ocr if settings.ocr else None
+    readings = read_pictures(frames, smalls, info.mask, ocr if settings.ocr else None,
+                             deck if settings.ocr else None)
+    out.same_pictures = readings.same
     per_segment = zip(segments, assign_cues(cues, segments), clips, plan, strict=True)
     for i, (span, seg_cues, clip, kf_times) in enumerate(per_segment):
         kfs = [(t, frames[t]) for t in kf_times if t in frames]
-        texts = [use_ocr(jpg).strip() if use_ocr else "" for _, jpg in kfs]
-        parts = SegmentParts(span=span, cues=seg_cues, ocr_text=_join_unique(texts), clip=clip,
+        texts = [readings.text[t] for t, _ in kfs]
+        read = [text for (t, _), text in zip(kfs, texts, strict=True) if t not in readings.from_deck]
+        parts = SegmentParts(span=span, cues=seg_cues, ocr_text=_join_unique(read), clip=clip,
                              keyframes=tuple(t for t, _ in kfs), transcript=caps.origin(seg_cues))
         chunk, seg_view = build_chunk(source, parts)
         views = [seg_view]
@@ -131,8 +141,12 @@ def extract_video(path: Path, rel: str, media_dir: Path, settings: ChunkingSetti
             file.write_bytes(jpg)
             name = ViewName.keyframe(t)
             media = (MediaPart(mime_type="image/jpeg", data=jpg),)
-            item = EmbedItem(text=text, title=source.title, media=media)
-            views.append(View(name=str(name), item=item, text=text))
+            if t in readings.from_deck:  # the page's words stay with the page (see the docstring)
+                item = EmbedItem(text=seg_view.item.text or text, title=source.title, media=media)
+                views.append(View(name=str(name), item=item, text=""))
+            else:
+                item = EmbedItem(text=text, title=source.title, media=media)
+                views.append(View(name=str(name), item=item, text=text))
             out.images.append(ImageRecord(chunk_id=chunk.id, path=file, time_s=t, view=name))
         out.chunks.append((chunk, views))
         step("chunks", (i + 1) / len(segments))
@@ -183,7 +197,7 @@ def _analyse(path: Path, rel: str, step: Step) -> _Analysis:
     audio_start = (meter.start_s or offset) - offset if meter is not None else 0.0
     if meter is not None:
         decoded = max(decoded, audio_start + meter.duration_s)
-    info = _Analysis(duration=decoded, fps=fps, size=size)
+    info = _Analysis(duration=decoded, fps=fps, size=size, mask=sampler.mask)
     if header and header > decoded + 2.0:
         info.warnings.append(f"{rel} seems truncated: its header says {header:.1f} s but only "
                              f"{decoded:.1f} s decode; indexed what decodes")
@@ -459,13 +473,63 @@ def _keyframe_times(span: tuple[float, float], changes: Sequence[SlideChange]) -
 # ---------------------------------------------------------------- pass 2: keyframes
 
 
-def _grab_keyframes(path: Path, times: Sequence[float], step: Step) -> dict[float, bytes]:
-    """JPEG (width ≤ KEYFRAME_WIDTH) of the first frame at or after each sorted time; seeks only far."""
+@dataclass
+class Readings:
+    """The text of every keyframe, read once per distinct picture."""
+
+    text: dict[float, str] = field(default_factory=dict)  # keyframe time -> its text
+    from_deck: set[float] = field(default_factory=set)  # keyframes whose text is a deck page's
+    same: dict[str, str] = field(default_factory=dict)  # sha256 of a keyframe JPEG -> that of the picture read
+    read: int = 0  # pictures read (deck page or OCR)
+
+
+def read_pictures(frames: dict[float, bytes], smalls: dict[float, np.ndarray], mask: np.ndarray | None,
+                  ocr: ImageText | None, deck: DeckReader | None = None) -> Readings:
+    """Read each distinct keyframe picture once (the deck page it surely shows, else OCR): a keyframe
+    whose small gray frame differs from an already read one in no more than MIN_CHANGE of the stable
+    pixels (the slide-change detector's own threshold, the speaker box and clock masked out) shows the
+    same picture and shares its reading.
+
+    A build step that adds a bullet, a lecturer walking in front of the slide, a board being written on
+    move more than that and are read again."""
+    import hashlib
+
+    out = Readings()
+    reps: list[tuple[np.ndarray, float, str]] = []  # (small frame, time, sha) of each picture read
+    for t in sorted(frames):
+        jpg, small = frames[t], smalls.get(t)
+        sha = hashlib.sha256(jpg).hexdigest()
+        same = next((r for r in reps if small is not None and r[0].shape == small.shape
+                     and change_score(r[0], small, mask) <= MIN_CHANGE), None)
+        if same is not None:
+            out.text[t] = out.text[same[1]]
+            out.same[sha] = same[2]
+            if same[1] in out.from_deck:
+                out.from_deck.add(t)
+            continue
+        page = deck(jpg) if deck is not None else None
+        if page is not None:
+            out.text[t] = page.strip()
+            out.from_deck.add(t)
+        else:
+            out.text[t] = ocr(jpg).strip() if ocr is not None else ""
+        out.read += 1
+        if small is not None:
+            reps.append((small, t, sha))
+    return out
+
+
+def _grab_keyframes(path: Path, times: Sequence[float], step: Step
+                    ) -> tuple[dict[float, bytes], dict[float, np.ndarray]]:
+    """JPEG (width ≤ KEYFRAME_WIDTH) of the first frame at or after each sorted time, and its small gray
+    analysis frame; seeks only far."""
     import av
 
     out: dict[float, bytes] = {}
+    smalls: dict[float, np.ndarray] = {}
     if not times:
-        return out
+        return out, smalls
+    scaler, _ = _scalers()
     with av.open(str(path)) as container:
         vs = container.streams.video[0]
         vs.thread_type = "AUTO"
@@ -485,8 +549,9 @@ def _grab_keyframes(path: Path, times: Sequence[float], step: Step) -> dict[floa
                         break
             if last is not None:
                 out[target] = _jpeg(_fit(last, KEYFRAME_WIDTH))
+                smalls[target] = _small(last, scaler)
             step("keyframes", (n + 1) / len(times))
-    return out
+    return out, smalls
 
 
 # ---------------------------------------------------------------- helpers

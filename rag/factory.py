@@ -17,7 +17,7 @@ from rag.store import ChromaStore
 from rag.types import ImageText
 
 if TYPE_CHECKING:
-    from rag.image_index import ImageMatch
+    from rag.image_index import Described, ImageMatch
     from rag.vision import ImageInput
 
 
@@ -48,7 +48,9 @@ def describe(embedder: Embedder) -> str:
 class PictureIndex(Protocol):
     """Stored pictures (page renders, keyframes) under `<chunk_id>:<view>` keys; rag.image_index.ImageIndex."""
 
-    def add(self, key: str, image: ImageInput) -> None: ...
+    def add(self, key: str, image: ImageInput, described: Described | None = None) -> None: ...
+
+    def subset(self, keys: Collection[str]) -> PictureIndex: ...
 
     def remove(self, keys: Iterable[str]) -> int: ...
 

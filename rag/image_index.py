@@ -44,10 +44,20 @@ class ImageMatch(NamedTuple):
         return vision.is_match(self.inliers)
 
 
+# What the index keeps of one picture: global descriptor, 64x48 thumbnail, local features.
+Described = tuple[np.ndarray, np.ndarray, LocalFeatures]
+
+
+def describe(image: ImageInput) -> Described:
+    """What the index keeps of a picture (the costly part of `add`; any thread or process can run it)."""
+    img = vision.prepare(image)
+    return vision.global_descriptor(img), vision.frame_thumbnail(img), vision.local_features(img)
+
+
 class ImageIndex:
     """Images under string keys (`<chunk_id>:p3`, `<chunk_id>:kf12.0`); saved as index.npz + index.json."""
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, *, load: bool = True):
         self.folder = Path(folder)
         self._lock = threading.RLock()
         self._keys: list[str] = []
@@ -57,23 +67,34 @@ class ImageIndex:
         self._feats: list[LocalFeatures] = []
         self._matrix: np.ndarray | None = None
         self._votes: _VoteIndex | None = None
-        if (self.folder / IMAGES_META_FILE).exists():
-            self._load()
+        # Read on first use, not here: a text search builds the services too and never touches the pictures
+        # (~30 MB of arrays for a 10-hour course, more for a semester).
+        self._unread = load and (self.folder / IMAGES_META_FILE).exists()
+
+    def _ensure_read(self) -> None:
+        with self._lock:
+            if self._unread:
+                self._load()
+                self._unread = False
 
     def __len__(self) -> int:
+        self._ensure_read()
         return len(self._keys)
 
     def __contains__(self, key: object) -> bool:
+        self._ensure_read()
         return key in self._pos
 
     def keys(self) -> list[str]:
         """Stored keys, in insertion order."""
+        self._ensure_read()
         return list(self._keys)
 
-    def add(self, key: str, image: ImageInput) -> None:
-        """Store (or replace) one image under `key`. Call `save()` to persist."""
-        img = vision.prepare(image)
-        entry = (vision.global_descriptor(img), vision.frame_thumbnail(img), vision.local_features(img))
+    def add(self, key: str, image: ImageInput, described: Described | None = None) -> None:
+        """Store (or replace) one image under `key` (`described`: its `describe()`, when already computed).
+        Call `save()` to persist."""
+        entry = described if described is not None else describe(image)
+        self._ensure_read()
         with self._lock:
             if key not in self._pos:
                 self._pos[key] = len(self._keys)
@@ -86,8 +107,24 @@ class ImageIndex:
                 self._glob[i], self._thumbs[i], self._feats[i] = entry
             self._matrix = self._votes = None
 
+    def subset(self, keys: Collection[str]) -> ImageIndex:
+        """A new in-memory index of just these keys (e.g. the deck pages keyframes are matched against:
+        searching it never waits for, or rebuilds tables after, keyframes added meanwhile)."""
+        out = ImageIndex(self.folder, load=False)
+        self._ensure_read()
+        with self._lock:
+            for i, key in enumerate(self._keys):
+                if key in keys:
+                    out._pos[key] = len(out._keys)
+                    out._keys.append(key)
+                    out._glob.append(self._glob[i])
+                    out._thumbs.append(self._thumbs[i])
+                    out._feats.append(self._feats[i])
+        return out
+
     def remove(self, keys: Iterable[str]) -> int:
         """Drop keys (unknown ones are ignored); returns how many were removed."""
+        self._ensure_read()
         with self._lock:
             drop = {k for k in keys if k in self._pos}
             if drop:
@@ -106,6 +143,7 @@ class ImageIndex:
             self._tables()
 
     def _tables(self) -> tuple[np.ndarray, _VoteIndex]:
+        self._ensure_read()
         if self._matrix is None:
             self._matrix = _stack(self._glob, vision.GLOBAL_DIM)
         if self._votes is None:
@@ -121,6 +159,7 @@ class ImageIndex:
         img = _upscale_small(vision.prepare(image))
         qf = vision.local_features(img, max_features=vision.QUERY_FEATURES)
         probes = np.stack([vision.global_descriptor(img), vision.global_descriptor(img, rectify=False)])
+        self._ensure_read()
         with self._lock:
             if not self._keys:
                 return []
@@ -144,6 +183,7 @@ class ImageIndex:
 
     def save(self) -> None:
         """Write index.npz, then index.json (each replaced atomically)."""
+        self._ensure_read()
         with self._lock:
             self.folder.mkdir(parents=True, exist_ok=True)
             counts = [len(f.desc) for f in self._feats]

@@ -16,6 +16,7 @@ import os
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -46,22 +47,49 @@ class ViewRow:
     has_text: bool
 
 
-class LexicalIndex:
-    """BM25 over the views that have text, and the lookup tables of every view."""
+COLUMNS = tuple(ViewRow.__dataclass_fields__)  # rows.json stores one list per field
 
-    def __init__(self, rows: list[ViewRow], model, count: int):
-        self.rows = rows
+
+class LexicalIndex:
+    """BM25 over the views that have text, and the lookup tables of every view.
+
+    The views are kept as columns (one list per ViewRow field, as rows.json stores them): a text query turns
+    only its top hits into ViewRows, and the lookup tables an image query needs are built on its first use
+    (at 100k views, building them all at load cost 0.3 s of a cold `lecturelens search`)."""
+
+    def __init__(self, rows: list[ViewRow] | dict[str, list], model, count: int):
+        self._cols = {c: [getattr(r, c) for r in rows] for c in COLUMNS} if isinstance(rows, list) else rows
         self.count = count  # store vectors when built: a different count means the index is stale
-        self.text_rows = [i for i, r in enumerate(rows) if r.has_text]  # BM25 document i -> rows index
+        # BM25 document i -> row index
+        self.text_rows = [i for i, has in enumerate(self._cols["has_text"]) if has]
         self._model = model  # bm25s.BM25, None when no view has text
-        self.by_id = {r.vector_id: r for r in rows}
-        self.by_chunk: dict[str, ViewRow] = {}  # one view per chunk (its `seg` view when it has one)
-        self.pages: dict[tuple[str, int], ViewRow] = {}  # (pdf source, page) -> its page view
-        for r in rows:
-            if r.chunk_id not in self.by_chunk or r.view == SEG:
-                self.by_chunk[r.chunk_id] = r
-            if r.page is not None:
-                self.pages[(r.source, r.page)] = r
+
+    def row(self, i: int) -> ViewRow:
+        """The i-th stored view."""
+        return ViewRow(*(self._cols[c][i] for c in COLUMNS))
+
+    @cached_property
+    def rows(self) -> list[ViewRow]:
+        """Every stored view."""
+        return [ViewRow(*t) for t in zip(*(self._cols[c] for c in COLUMNS), strict=True)]
+
+    @cached_property
+    def by_id(self) -> dict[str, ViewRow]:
+        return {r.vector_id: r for r in self.rows}
+
+    @cached_property
+    def by_chunk(self) -> dict[str, ViewRow]:
+        """One view per chunk (its `seg` view when it has one)."""
+        out: dict[str, ViewRow] = {}
+        for r in self.rows:
+            if r.chunk_id not in out or r.view == SEG:
+                out[r.chunk_id] = r
+        return out
+
+    @cached_property
+    def pages(self) -> dict[tuple[str, int], ViewRow]:
+        """(pdf source, page) -> its page view."""
+        return {(r.source, r.page): r for r in self.rows if r.page is not None}
 
     # -- build / persist ---------------------------------------------------------------------
     @classmethod
@@ -90,11 +118,7 @@ class LexicalIndex:
         tmp.mkdir(parents=True)
         if self._model is not None:
             self._model.save(str(tmp), show_progress=False)
-        cols = {"format": FORMAT, "count": self.count, "k1": K1, "b": B,
-                "vector_id": [r.vector_id for r in self.rows], "chunk_id": [r.chunk_id for r in self.rows],
-                "source": [r.source for r in self.rows], "kind": [r.kind for r in self.rows],
-                "view": [r.view for r in self.rows], "page": [r.page for r in self.rows],
-                "has_text": [r.has_text for r in self.rows]}
+        cols = {"format": FORMAT, "count": self.count, "k1": K1, "b": B, **self._cols}
         (tmp / ROWS_FILE).write_text(json.dumps(cols, separators=(",", ":")))
         old = final.with_name(f"{LEXICAL_DIR}.old-{os.getpid()}")
         if final.exists():
@@ -110,10 +134,11 @@ class LexicalIndex:
             cols = json.loads((folder / ROWS_FILE).read_text())
             if cols.get("format") != FORMAT or (cols.get("k1"), cols.get("b")) != (K1, B):
                 return None
-            rows = [ViewRow(*t) for t in zip(cols["vector_id"], cols["chunk_id"], cols["source"], cols["kind"],
-                                             cols["view"], cols["page"], cols["has_text"], strict=True)]
+            rows = {c: cols[c] for c in COLUMNS}
+            if len({len(v) for v in rows.values()}) != 1:
+                raise ValueError("columns of different lengths")
             model = None
-            if any(r.has_text for r in rows):
+            if any(rows["has_text"]):
                 import bm25s
 
                 model = bm25s.BM25.load(str(folder), mmap=True, show_progress=False)
@@ -154,4 +179,4 @@ class LexicalIndex:
             return []
         idx = np.argpartition(-s, n - 1)[:n] if n < len(s) else np.arange(len(s))
         idx = idx[np.lexsort((idx, -s[idx]))]  # by score, ties by document order
-        return [(self.rows[self.text_rows[i]], float(s[i])) for i in idx if s[i] > 0]
+        return [(self.row(self.text_rows[i]), float(s[i])) for i in idx if s[i] > 0]

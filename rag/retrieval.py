@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,6 +26,11 @@ __all__ = ["ImageSearch", "ImageText", "Query", "Retriever", "SearchResult"]
 
 log = logging.getLogger(__name__)
 SEG = str(ViewName.seg())
+
+# Writes by this process are seen at once (the store's version); another process's within this many seconds.
+# A count costs 10-30 ms at 100k vectors, and one search asks for the views several times (lexical, image,
+# the IDF of each moment's words).
+RECOUNT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,7 @@ class Retriever:
         self.alignment = alignment  # which deck page each video segment shows (None: no slides attached)
         self._lock = threading.Lock()
         self._lex_key: tuple[int, int] | None = None
+        self._counted_at = 0.0
         self._lex: LexicalIndex | None = None
         self._cues_lock = threading.Lock()
         self._cues_key: tuple[int, int] | None = None
@@ -87,7 +94,11 @@ class Retriever:
         """The lexical index and view tables: loaded from <index>/lexical/ (memory-mapped) when it matches
         the store, else rebuilt from every stored view and saved for the next process."""
         with self._lock:
+            if (self._lex is not None and self._lex_key is not None and self._lex_key[1] == self.store.version
+                    and time.monotonic() - self._counted_at < RECOUNT_S):
+                return self._lex
             count = self.store.count()
+            self._counted_at = time.monotonic()
             key = (count, self.store.version)
             if self._lex is None or key != self._lex_key:
                 lex = LexicalIndex.load(self.store.index_dir) if self._lex is None else None

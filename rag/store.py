@@ -6,7 +6,6 @@ function would download a model, so collections are opened with `embedding_funct
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,8 @@ from typing import Any
 from rag.errors import ConfigError
 from rag.index import ViewName, chroma_dir, vector_id
 from rag.types import Chunk, PageSpan, TimeSpan, View
+
+PAGE = 5000  # views per read when listing the whole collection
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,19 @@ class ChromaStore:
             configuration={"hnsw": {"space": "cosine"}},
             metadata={"fingerprint": fingerprint, **(space_meta or {})},
         )
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
-        self.vector_store = ChromaVectorStore(chroma_collection=self._collection)
+        self._vector_store: Any = None
         self._version = 0
+
+    @property
+    def vector_store(self):
+        """LlamaIndex's ChromaVectorStore over the collection, which writes (and deletes) the nodes. Built on
+        first use: importing llama_index.core costs ~1 s (4.6 s at a load of 10 on 2 cores), and a search
+        reads the collection directly, so `lecturelens search` never pays it."""
+        if self._vector_store is None:
+            from llama_index.vector_stores.chroma import ChromaVectorStore
+
+            self._vector_store = ChromaVectorStore(chroma_collection=self._collection)
+        return self._vector_store
 
     def _make_client(self, url: str | None):
         import chromadb
@@ -128,26 +138,26 @@ class ChromaStore:
         self._version += 1
 
     def query(self, vector: Sequence[float], n: int, where: dict[str, Any] | None = None) -> list[StoredView]:
-        """Dense top-n views, with cosine similarity as score."""
-        from llama_index.core.vector_stores.types import VectorStoreQuery
-
-        total = self.count()
-        if total == 0:
-            return []
-        q = VectorStoreQuery(query_embedding=list(map(float, vector)), similarity_top_k=min(n, total))
-        res = self.vector_store.query(q, where=where) if where else self.vector_store.query(q)
-        out = []
-        for node, sim in zip(res.nodes or [], res.similarities or [], strict=False):
-            # ChromaVectorStore reports exp(-distance); the collection's distance is 1 - cosine.
-            cos = 1.0 + math.log(max(sim, 1e-12))
-            out.append(self._stored(node.node_id, node.get_content(), node.metadata, cos))
-        return out
+        """Dense top-n views, with cosine similarity as score. Reads the collection directly (the nodes
+        ChromaVectorStore wrote: document = node text, our metadata keys beside LlamaIndex's own)."""
+        # No count() first: Chroma 1.5 returns fewer than n (none for an empty collection) by itself, and a
+        # count costs 10-30 ms at 100k vectors.
+        res = self._collection.query(query_embeddings=[list(map(float, vector))], n_results=n,
+                                     where=where or None, include=["documents", "metadatas", "distances"])
+        # The collection's distance is 1 - cosine.
+        return [self._stored(i, d or "", m, 1.0 - dist) for i, d, m, dist in
+                zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True)]
 
     def all_views(self, where: dict[str, Any] | None = None) -> list[StoredView]:
-        """Every stored view (text + chunk), for lexical search and listings."""
-        res = self._collection.get(include=["documents", "metadatas"], where=where)
-        return [self._stored(i, d or "", m) for i, d, m in zip(res["ids"], res["documents"], res["metadatas"],
-                                                                strict=True)]
+        """Every stored view (text + chunk), for lexical search and listings. Read in pages: one `get` of a
+        whole large collection fails in embedded Chroma 1.5 ("too many SQL variables", seen at 100k vectors)."""
+        out: list[StoredView] = []
+        while True:
+            res = self._collection.get(include=["documents", "metadatas"], where=where, limit=PAGE, offset=len(out))
+            out += [self._stored(i, d or "", m) for i, d, m in zip(res["ids"], res["documents"], res["metadatas"],
+                                                                   strict=True)]
+            if len(res["ids"]) < PAGE:
+                return out
 
     def get(self, ids: Sequence[str]) -> dict[str, StoredView]:
         """The stored views with these vector ids (absent ids are left out)."""

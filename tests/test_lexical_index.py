@@ -115,3 +115,29 @@ def test_fresh_retriever_loads_the_index_instead_of_reading_every_view(tmp_path:
     later = Retriever(ChromaStore(tmp_path, "fp"), emb, RetrievalSettings())
     assert "v2" in {h.chunk.id for h in later.search(Query(text="bellman equation")).hits}
     assert LexicalIndex.load(tmp_path).count == 5
+
+
+def test_a_live_retriever_counts_the_store_at_most_once_a_second(tmp_path: Path, monkeypatch):
+    """Several searches in a burst ask Chroma for its count once; another process's writes are seen after
+    RECOUNT_S."""
+    import rag.retrieval
+
+    emb = FakeEmbedder()
+    store = ChromaStore(tmp_path, "fp")
+    _fill(store, emb)
+    retriever = Retriever(store, emb, RetrievalSettings())
+    monkeypatch.setattr(rag.retrieval, "RECOUNT_S", 60.0)  # a slow (busy) machine stays within the window
+    counts = []
+    real = ChromaStore.count
+    monkeypatch.setattr(ChromaStore, "count", lambda self: (counts.append(1), real(self))[1])
+    for _ in range(3):
+        retriever.search(Query(text="bellman equation"))
+    assert len(counts) == 1
+
+    more = Chunk(id="v2", source="lec/c.mp4", source_sha256="z", kind="video", title="Lecture 2",
+                 locator=TimeSpan(start_s=0, end_s=20), text="bellman equation again")
+    ChromaStore(tmp_path, "fp").add(more, [View(name="seg", item=EmbedItem(text=more.text), text=more.text)],
+                                    emb.embed_documents([EmbedItem(text=more.text)]))
+    assert "v2" not in {h.chunk.id for h in retriever.search(Query(text="bellman again")).hits if h.lexical_rank}
+    monkeypatch.setattr(rag.retrieval, "RECOUNT_S", 0.0)
+    assert "v2" in {h.chunk.id for h in retriever.search(Query(text="bellman again")).hits if h.lexical_rank}

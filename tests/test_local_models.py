@@ -53,6 +53,24 @@ def test_minilm_order_and_batching_do_not_change_vectors(minilm: MiniLM) -> None
     assert np.allclose(together, alone, atol=1e-5)
 
 
+def test_minilm_runs_on_one_blas_thread(minilm: MiniLM, monkeypatch) -> None:
+    """A query's and an ingest batch's forward pass use one BLAS thread (threads spin on a busy machine), the
+    process's setting is restored after, and the vectors do not depend on the batch."""
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> int:
+        return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+    default, seen = blas_threads(), []
+    real = MiniLM._encode
+    monkeypatch.setattr(MiniLM, "_encode", lambda self, texts, out: (seen.append(blas_threads()),
+                                                                      real(self, texts, out))[1])
+    one = minilm.encode(["the discount factor"])
+    batch = minilm.encode(["the discount factor"] + [f"filler text {i}" for i in range(7)])
+    assert seen == [1, 1] and blas_threads() == default
+    assert np.allclose(one[0], batch[0], atol=1e-5)
+
+
 def test_minilm_semantics(minilm: MiniLM) -> None:
     a, b, c = minilm.encode([
         "How does gradient descent find the minimum of a loss function?",
@@ -159,6 +177,20 @@ def test_unrelated_photo_is_no_match(slide_index) -> None:
     for seed in range(3):
         hits = index.search(make_unrelated(seed), k=3)
         assert not any(h.matched for h in hits), hits
+
+
+def test_index_reads_its_pictures_on_first_use(slide_index, monkeypatch) -> None:
+    """Opening the index (every `lecturelens search` does) reads no arrays; the first picture search does, once."""
+    from rag.image_index import ImageIndex
+
+    index, slides = slide_index
+    reads = []
+    real = ImageIndex._load
+    monkeypatch.setattr(ImageIndex, "_load", lambda self: (reads.append(1), real(self))[-1])
+    reopened = ImageIndex(index.folder)
+    assert reads == []
+    assert reopened.search(distort(slides[6], "phone", seed=7), k=1)[0].key == "deck:p7"
+    assert len(reopened) == 20 and reads == [1]
 
 
 def test_index_persists_and_removes(slide_index) -> None:

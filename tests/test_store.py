@@ -48,7 +48,10 @@ def _exercise(store: ChromaStore) -> None:
     assert store.count() == 1 and store.chunks_of("slides/b.pdf") == []
 
 
-def test_embedded_store_persists(tmp_path: Path):
+def test_embedded_store_persists(tmp_path: Path, monkeypatch):
+    import rag.store
+
+    monkeypatch.setattr(rag.store, "PAGE", 3)  # all_views reads 4 views in two pages
     store = ChromaStore(tmp_path, "fp1")
     _exercise(store)
     again = ChromaStore(tmp_path, "fp1")
@@ -82,3 +85,18 @@ def test_chroma_server_store(tmp_path: Path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_search_never_imports_llamaindex(tmp_path: Path):
+    """A query reads the collection directly: a new process that opens the store and searches does not pay
+    the ~1 s import of llama_index.core (writes still go through ChromaVectorStore)."""
+    store = ChromaStore(tmp_path, "fp1")
+    (video, vviews), _ = _chunks()
+    store.add(video, vviews, [_unit(1)])
+    code = ("import sys; from pathlib import Path; import numpy as np; from rag.store import ChromaStore; "
+            f"s = ChromaStore(Path({str(tmp_path)!r}), 'fp1'); v = np.random.default_rng(1).normal(size=16); "
+            "hit = s.query(v / np.linalg.norm(v), 3)[0]; "
+            "print(hit.vector_id, round(hit.score, 3), any(m.startswith('llama_index') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.split() == ["c1:seg", "1.0", "False"]

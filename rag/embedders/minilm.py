@@ -133,6 +133,10 @@ class MiniLM:
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         if not texts:
             return out
+        with _one_blas_thread():
+            return self._encode(texts, out)
+
+    def _encode(self, texts: Sequence[str], out: np.ndarray) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(list(texts))
         # Sort by length so each batch pads little; restore the caller's order at the end.
         order = np.argsort([len(e.ids) for e in encodings], kind="stable")
@@ -179,6 +183,24 @@ class MiniLM:
         pooled = (x * mask[:, :, None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
         norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return (pooled / norms).astype(np.float32)
+
+
+# Every forward runs on one BLAS thread. A query's matrices are a few rows high, and even an ingest batch is
+# small (a few thousand rows of 384): OpenBLAS's second thread saves little, and on a busy machine its threads
+# spin waiting for each other. Measured on the 2-core machine: 8 queries at a load of 14, 21 ms per forward on
+# one thread vs 1.35 s on two (bench/query_latency.py); the 72 views of a generated lecture at a load of 11,
+# 2.4 CPU s / 5.2 s wall vs 10.1 CPU s / 22.2 s. Ingest uses the other core for the next file's extraction.
+_blas: Any = None
+
+
+def _one_blas_thread():
+    """Context manager limiting the BLAS library numpy uses to one thread (process-wide while it lasts)."""
+    global _blas
+    from threadpoolctl import ThreadpoolController
+
+    if _blas is None:
+        _blas = ThreadpoolController()  # finds the loaded BLAS once; limit() is then cheap
+    return _blas.limit(limits=1, user_api="blas")
 
 
 _shared: MiniLM | None = None
