@@ -134,9 +134,19 @@ class CueWindows:
         if not len(self) or not len(query_vector):
             return []
         sims = np.asarray(self.vectors @ _unit(query_vector))
+        # Most segments have several cues: the best 8n cues usually cover n segments; else look at all.
+        for k in (min(len(sims), 8 * n), len(sims)):
+            top = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(len(sims))
+            out = self._best_per_segment(top[np.lexsort((top, -sims[top]))], sims, n, allowed)
+            if len(out) >= n or k == len(sims):
+                return out
+        return []  # pragma: no cover - the loop always returns
+
+    def _best_per_segment(self, order: np.ndarray, sims: np.ndarray, n: int, allowed: Callable[[Window], bool]
+                          ) -> list[tuple[Window, float]]:
         out: list[tuple[Window, float]] = []
         seen: set[str] = set()
-        for i in np.argsort(-sims, kind="stable"):
+        for i in order:
             w = self.windows[i]
             if w.chunk_id in seen or not allowed(w):
                 continue

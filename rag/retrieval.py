@@ -111,34 +111,40 @@ class Retriever:
                 self._lex, self._lex_key = lex, key
             return self._lex
 
-    def _cue_windows(self) -> CueWindows | None:
-        """The caption-cue vectors of every captioned segment (a local embedder only: with a paid API each
-        cue would be an embedding call): loaded from <index>/cue_windows/ when they match the store, else
-        built (re-embedding only new cue texts) and saved for the next process."""
+    def _cue_windows(self, build: bool = False) -> CueWindows | None:
+        """The caption-cue vectors of every captioned segment, from <index>/cue_windows/ when they match the
+        store; `build` (ingest's refresh) re-embeds what is missing (only new cue texts) and saves them.
+
+        Queries never build: reading every segment back and embedding its cues is ingest work (a 100k-chunk
+        index takes ~30 s just to read), so an index written before cue windows existed, or changed by
+        another process since, searches without them until the next `lecturelens ingest`. Local embedders
+        only: with a paid API every cue would be one more embedding call.
+        """
         if not self.embedder.local:
             return None
         with self._cues_lock:
             count = self.store.count()
             key = (count, self.store.version)
-            if self._cues is None or key != self._cues_key:
-                cw = self._cues or CueWindows.load(self.store.index_dir)
-                if cw is None or cw.count != count:
+            if key != self._cues_key or (build and (self._cues is None or self._cues.count != count)):
+                cw = self._cues if self._cues is not None else CueWindows.load(self.store.index_dir)
+                if build and (cw is None or cw.count != count):
                     segs = [v for v in self.store.all_views(where={"kind": {"$in": ["video", "audio"]}})
                             if v.view == SEG]
                     cw = CueWindows.build(segs, lambda items: self.embedder.embed_documents(items, label="captions"),
                                           count, previous=cw)
                     try:
                         cw.save(self.store.index_dir)
-                    except OSError as e:  # a read-only index still answers, it rebuilds per process
+                    except OSError as e:  # a read-only index still answers, without cue windows
                         log.warning("could not save the caption-cue windows in %s: %s", self.store.index_dir, e)
                 self._cues, self._cues_key = cw, key
-            return self._cues
+            cues = self._cues
+            return cues if cues is not None and cues.count == count else None
 
     def refresh(self) -> None:
         """Bring the on-disk lexical index and cue windows in line with the store (ingest calls this when
         it is done, so the first query does not pay for them)."""
         self._views()
-        self._cue_windows()
+        self._cue_windows(build=True)
 
     def idf(self, term: str) -> float:
         """How distinctive a query term is in this course (rare or absent terms weigh most)."""

@@ -14,8 +14,8 @@ from rag.types import Chunk, EmbedItem, PageSpan, TimeSpan, View
 
 CUES_1 = ((0.5, 4.0, "Welcome back to the course."), (4.5, 9.0, "Today we look at value functions."),
           (9.5, 19.0, "The Bellman equation relates a state's value to its successors."))
-CUES_2 = ((20.5, 25.0, "A short recap of last week."), (25.5, 31.0, "The discount factor gamma weights future rewards."),
-          (31.5, 39.5, "Then we take a break."))
+CUES_2 = ((20.5, 25.0, "A short recap of last week."),
+          (25.5, 31.0, "The discount factor gamma weights future rewards."), (31.5, 39.5, "Then we take a break."))
 
 
 class CountingEmbedder(FakeEmbedder):
@@ -109,3 +109,12 @@ def test_search_over_cues_ranks_each_segment_by_its_closest_cue():
     found = cw.search(embedder.embed_query("the Bellman equation and successor values"), 5, lambda w: True)
     assert [w.chunk_id for w, _ in found] == ["v1", "v2"] and found[0][0].cue == 2
     assert cw.search(embedder.embed_query("break"), 5, lambda w: w.chunk_id != "v2")[0][0].chunk_id == "v1"
+
+
+def test_queries_never_build_cue_windows(tmp_path):
+    """An index written before cue windows existed searches without them (and fast) until the next ingest."""
+    embedder = CountingEmbedder()
+    retriever = Retriever(_store(tmp_path, embedder, _chunks()), embedder, RetrievalSettings(k=5))
+    hits = retriever.search(Query(text="discount factor gamma")).hits
+    assert embedder.embedded == [] and not cue_windows_dir(tmp_path).exists()
+    assert next(h for h in hits if h.chunk.id == "v2").moment == TimeSpan(start_s=25.5, end_s=31.0)

@@ -14,8 +14,8 @@ from rag.cli import _register_plugins, cli
 from tests.spoken import load
 
 # Floors sit just below the measured numbers (README, Evaluating: "Spoken lectures over the real decks").
-CI_FLOORS = ("spk.hit@1=0.76", "spk.hit@5=0.93", "spk.tiou=0.64", "sib.hit@1=0.86", "sib.hit@5=0.99",
-             "sib.tiou=0.76", "near.decline_accuracy=0.84")
+CI_FLOORS = ("spk.hit@1=0.78", "spk.hit@5=0.95", "spk.tiou=0.72", "sib.hit@1=0.86", "sib.hit@5=0.99",
+             "sib.tiou=0.82", "near.decline_accuracy=0.84")
 ENV = {"LECTURELENS_EMBEDDING__PROVIDER": "local", "LECTURELENS_CHUNKING__OCR": "false"}
 
 _register_plugins()
@@ -74,3 +74,4 @@ def test_spoken_eval_meets_its_floors(spoken_dataset, spoken_index, monkeypatch,
     rep = json.loads((out / "report.json").read_text())
     assert set(rep["families"]) == {"spk", "sib", "near"}
     assert rep["families"]["spk"]["cases"] >= 40 and rep["families"]["sib"]["cases"] >= 20
+    assert (spoken_index / "cue_windows" / "vectors.npy").is_file()  # ingest built the caption-cue vectors
