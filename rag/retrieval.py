@@ -122,9 +122,14 @@ class Retriever:
         """
         if not self.embedder.local:
             return None
+        if build:  # ingest: count now
+            key = (self.store.count(), self.store.version)
+        else:  # a query: the lexical index's count (the store is counted at most once per RECOUNT_S)
+            self._views()
+            with self._lock:
+                key = self._lex_key or (self.store.count(), self.store.version)
+        count = key[0]
         with self._cues_lock:
-            count = self.store.count()
-            key = (count, self.store.version)
             if key != self._cues_key or (build and (self._cues is None or self._cues.count != count)):
                 cw = self._cues if self._cues is not None else CueWindows.load(self.store.index_dir)
                 if build and (cw is None or cw.count != count):
