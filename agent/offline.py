@@ -99,9 +99,7 @@ def _page_units(text: str) -> list[Unit]:
         line = raw.strip()
         if not line:
             continue
-        # a bullet glyph the PDF's text layer could not map comes out as one leading space (" Support …")
-        marked = bool(_BULLET.match(line)) and not line.startswith("--") or bool(_SUB.match(line)) \
-            or bool(re.match(r" [^\W\d_]", raw.rstrip("\r")))
+        marked = bool(_BULLET.match(line)) and not line.startswith("--") or bool(_SUB.match(line))
         body = _BULLET.sub("", _SUB.sub("", line)).strip() if marked else line
         if re.match(r"^(?:\.\.\.|…)", body):  # "...but we need …" continues the slide before, not the line above
             body, marked = re.sub(r"^(?:\.\.\.|…)\s*", "", body), True

