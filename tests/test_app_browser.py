@@ -93,14 +93,18 @@ def _ask(page, text: str = "", image: Path | None = None, thumbnail: bool = True
     if text:
         box.locator("textarea").fill(text)
     asked = page.locator("#ll-chat [data-testid='user']").count()
-    for _ in range(10):
+    textarea = box.locator("textarea")
+    for attempt in range(20):
         # A submit that lands while the previous answer's last update is still in flight is dropped by
-        # Gradio (one event per session at a time): send again until the question shows in the chat.
-        box.locator("button.submit-button, button[aria-label*='ubmit']").first.click()
+        # Gradio (one event per session at a time): send again until the question shows in the chat. Only
+        # resend while the box still holds the question (an accepted submit empties it; on a loaded machine the
+        # bubble can take longer than one wait to appear, and a resend would then ask twice).
+        if attempt == 0 or not text or textarea.input_value() == text:
+            box.locator("button.submit-button, button[aria-label*='ubmit']").first.click()
         try:
             page.wait_for_function(
                 "(n) => document.querySelectorAll('#ll-chat [data-testid=\"user\"]').length > n",
-                arg=asked, timeout=3_000)
+                arg=asked, timeout=5_000)
             return
         except sync_api.TimeoutError:
             continue
