@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from rag.citations import clock, located_text
 from rag.lexical import tokens
-from rag.terms import fold
+from rag.terms import fold, general_weight
 from rag.types import Hit, PageSpan, TimeSpan
 
 _SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
@@ -23,6 +23,22 @@ _BULLET = re.compile(r"^\s*[•◦▪▸►‣✓✦✔\-–*]\s*")
 _ALPHA = re.compile(r"[^\W\d_]{2,}")
 OFFLINE_LABEL = "Offline answer (extractive: quoted from the course material, no language model)"
 KEEP_SHARE = 0.6  # a quoted sentence carries at least this share of the best sentence's question weight
+# ... and at least this share of the weight of the question terms the evidence has at all: one common word
+# ("number" in "choose the number of clusters") is not support, however high its IDF in the course
+MIN_COVER = 0.4
+# a term weighs its course IDF times (1 - GENERAL + GENERAL * its general-English weight): a course's IDF
+# calls its own topic word common ("cluster" in a clustering course) and an everyday word rare ("keep")
+GENERAL = 0.5
+_NUMBER = re.compile(r"[-−+]?\d+(?:[.,]\d+)*%?")
+# words that make a line a statement rather than a chart label ("100 within-cluster sum of squares elbow")
+_SYMBOL = re.compile(r"(?<![\w'’-])(?![aAI]\b)[^\W\d_](?![\w'’-])")  # a lone letter: "k", "n", not "a"/"I"
+# a line that ends like this goes on on the next line ("Used by value iteration and" / "Q-learning")
+_DANGLING = re.compile(r"\b(?:the|a|an|and|or|of|to|in|on|for|with|by|than|from|into|is|are)\s*:?$", re.IGNORECASE)
+_SUB = re.compile(r"^--\s+(?=\S)")  # "-- Genomic origin of reads": a sub-bullet ("--->" is an arrow)
+_SECTION = re.compile(r"^\d+(?:\.\d+)+\s+[A-Z]")
+_CODE = re.compile(r"<-|[{}]|\w\(.*=")  # a code line ("fit1 <- brm(..., algorithm = ...)") continues nothing
+_GLUE = frozenset("""is are was were be been being can could will would should must may might do does did has have
+had the a an this that these those it its we you they which when if then to for by with than""".split())
 MAX_SENTENCES = 3
 
 
@@ -42,6 +58,16 @@ def _wordy(text: str, min_words: int) -> bool:
         return False
     numeric = sum(any(c.isdigit() for c in p) for p in parts)
     return numeric / len(parts) <= 0.25 and len(words) / len(parts) >= 0.6 and any(w.islower() for w in words)
+
+
+def _label(text: str, marked: bool = False) -> bool:
+    """A chart label: a few words with nothing that makes a statement, and a tick value at either end
+    ("100 within-cluster sum of squares") or, unmarked, starting in lower case ("within-cluster sum of
+    squares elbow": a slide line starts with a capital, a label need not)."""
+    parts = text.split()
+    if not parts or len(parts) > 8 or any(p.lower().strip(",;:()") in _GLUE for p in parts):
+        return False
+    return bool(_NUMBER.fullmatch(parts[0]) or _NUMBER.fullmatch(parts[-1])) or not marked and text[:1].islower()
 
 
 def _title_case(text: str) -> bool:
@@ -73,18 +99,23 @@ def _page_units(text: str) -> list[Unit]:
         line = raw.strip()
         if not line:
             continue
-        marked = bool(_BULLET.match(line)) and not line.startswith("--")
-        body = _BULLET.sub("", line).strip() if marked else line
-        if blocks and not marked and body[:1].islower():
+        marked = bool(_BULLET.match(line)) and not line.startswith("--") or bool(_SUB.match(line))
+        body = _BULLET.sub("", _SUB.sub("", line)).strip() if marked else line
+        if re.match(r"^(?:\.\.\.|…)", body):  # "...but we need …" continues the slide before, not the line above
+            body, marked = re.sub(r"^(?:\.\.\.|…)\s*", "", body), True
+        if blocks and not marked and not _CODE.search(body) and (
+                body[:1].islower() and not _NUMBER.fullmatch(blocks[-1][0]) or _DANGLING.search(blocks[-1][0])):
             blocks[-1] = (f"{blocks[-1][0]} {body}", blocks[-1][1])  # the wrapped tail of the line above
         else:
             blocks.append((body, marked))
     out = []
     for i, (body, marked) in enumerate(blocks):
-        if body.endswith("?"):
-            continue  # a question on a slide is not an answer
+        if body.endswith("?") or _SECTION.match(body):
+            continue  # a question on a slide is not an answer, a numbered heading ("6.1 The place of …") no statement
         if i > 0 and _formula(body):
             out.append(Unit(body, True))
+        elif _label(body, marked):
+            continue  # a chart label is not a statement
         elif marked:
             if _wordy(body, 3):
                 out.append(Unit(body, True))
@@ -148,23 +179,36 @@ def _cite(labels: Sequence[str]) -> str:
     return "".join(f"[{label}]" for label in labels)
 
 
+def _terms(text: str) -> list[str]:
+    """Key terms as lexical search sees them, plus one-letter symbols ("choose k", "the Pareto k value")."""
+    return tokens(text) + [w.lower() for w in _SYMBOL.findall(text)]
+
+
 def compose(question: str, hits: Sequence[Hit], labels: Sequence[str], max_sentences: int = MAX_SENTENCES, *,
             weight: Callable[[str], float] | None = None, image: bool = False) -> str:
     """Quote the statements that carry the most (IDF-weighted) question terms, each with its [S n] label.
 
-    Only statements with at least KEEP_SHARE of the best statement's weight are quoted, so a focused
-    answer stays focused; an image query's answer starts with where the picture is shown."""
-    w = weight or (lambda _t: 1.0)
-    want = {fold(t): t for t in tokens(question)}  # folded ("mov") -> the question's own term ("move")
+    A term weighs its course IDF (`weight`) times its general-English weight, so the question's topic words
+    count more than everyday ones. Only statements with at least KEEP_SHARE of the best statement's weight,
+    and MIN_COVER of all the weight the evidence can support, are quoted, so a focused answer stays focused;
+    an image query's answer starts with where the picture is shown."""
+    idf = weight or (lambda _t: 1.0)
+
+    def w(t: str) -> float:
+        return idf(t) * (1.0 - GENERAL + GENERAL * general_weight(t))
+
+    want = {fold(t): t for t in _terms(question)}  # folded ("mov") -> the question's own term ("move")
     scored = []
+    supported: set[str] = set()
     for rank, (hit, label) in enumerate(zip(hits, labels, strict=True)):
         for pos, u in enumerate(units(hit)):
-            shared = {want[f] for f in map(fold, tokens(u.text)) if f in want}
+            shared = {want[f] for f in map(fold, _terms(u.text)) if f in want}
             if shared:
+                supported |= shared
                 # Earlier hits and earlier sentences break ties: retrieval already ranked the evidence.
                 scored.append((round(sum(w(t) for t in shared), 9), -rank, -pos, u, label))
     scored.sort(key=lambda s: s[:3], reverse=True)
-    floor = KEEP_SHARE * scored[0][0] if scored else 0.0
+    floor = max(KEEP_SHARE * scored[0][0], MIN_COVER * sum(w(t) for t in supported)) if scored else 0.0
     chosen: list[tuple[Unit, list[str]]] = []
     kept: list[set[str]] = []
     for score, _, _, u, label in scored:

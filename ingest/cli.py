@@ -16,9 +16,9 @@ from rag.errors import LectureLensError
 @click.option("--transcribe", "transcribe", type=click.Choice(["missing", "always", "never"]), default=None,
               help="Offline speech-to-text: for media without a caption file (missing, the default), for every "
                    "video/audio (always; a caption file still wins), or never. Config key: transcribe.mode.")
-@click.option("--deck-text/--no-deck-text", default=False, show_default=True,
-              help="Faster: a keyframe that surely shows a page of an ingested deck takes the page's text instead "
-                   "of OCR (see README, Performance, for what it changes).")
+@click.option("--deck-text/--no-deck-text", default=True, show_default=True,
+              help="A keyframe that surely shows a page of an ingested deck is not OCR'd: the page holds its words "
+                   "(--no-deck-text: OCR every distinct keyframe picture; see README, Performance).")
 @index_option
 @json_option
 def ingest(paths, exclude, transcribe, deck_text, index_dir, as_json):

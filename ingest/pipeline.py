@@ -275,7 +275,7 @@ class _Job:
 
 def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[str, ...] = (),
                  show_progress: bool = True, transcriber: Transcriber | None = None,
-                 deck_text: bool = False) -> IngestReport:
+                 deck_text: bool = True) -> IngestReport:
     """Bring the index in line with the course folders: add new, redo changed, drop removed, skip the rest.
 
     Video/audio without a caption file is transcribed first (`transcribe.mode`; `transcriber` overrides

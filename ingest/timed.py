@@ -81,6 +81,8 @@ class LoudnessMeter:
         self._resampler = av.AudioResampler(format="flt", layout="mono", rate=RMS_RATE)
         self._hop = int(RMS_RATE * HOP_S)
         self._buf = np.zeros(0, dtype=np.float32)
+        self._pending: list[np.ndarray] = []  # samples not yet cut into hops (cut once per second of audio:
+        self._pending_n = 0  # per 64-ms frame, the numpy calls cost as much as decoding the audio)
         self._ms: list[np.ndarray] = []
         self.start_s: float | None = None
         self.samples = 0
@@ -92,12 +94,19 @@ class LoudnessMeter:
         for out in self._resampler.resample(frame):
             x = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
             self.samples += len(x)
-            self._buf = np.concatenate([self._buf, x])
-            n = len(self._buf) // self._hop
-            if n:
-                blocks = self._buf[: n * self._hop].reshape(n, self._hop)
-                self._ms.append(np.mean(blocks.astype(np.float64) ** 2, axis=1))
-                self._buf = self._buf[n * self._hop:]
+            self._pending.append(x)
+            self._pending_n += len(x)
+        if self._pending_n >= RMS_RATE or (frame is None and self._pending):
+            self._cut()
+
+    def _cut(self) -> None:
+        self._buf = np.concatenate([self._buf, *self._pending])
+        self._pending, self._pending_n = [], 0
+        n = len(self._buf) // self._hop
+        if n:
+            blocks = self._buf[: n * self._hop].reshape(n, self._hop)
+            self._ms.append(np.mean(blocks.astype(np.float64) ** 2, axis=1))
+            self._buf = self._buf[n * self._hop:]
 
     @property
     def duration_s(self) -> float:
@@ -105,6 +114,8 @@ class LoudnessMeter:
 
     def window_db(self) -> np.ndarray:
         """Loudness in dBFS of 0.25 s windows starting every `HOP_S` (window k starts at k*HOP_S)."""
+        if self._pending:
+            self._cut()
         ms = np.concatenate(self._ms) if self._ms else np.zeros(0)
         if len(ms) < 2:
             return np.zeros(0)

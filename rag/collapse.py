@@ -84,7 +84,8 @@ def moments_before_pages(hits: Sequence[Hit]) -> list[Hit]:
     """For an image query: each matched deck page comes right after the lecture moments showing it.
 
     A moment found through the same picture as a page is the same evidence, so it takes the page's
-    score when that is higher (text channels may have lifted the page alone).
+    score when that is higher (text channels may have lifted the page alone), and the moments lifted
+    to one page's score keep the picture's order (image rank) among themselves.
     """
     out = list(hits)
     i = 0
@@ -97,6 +98,7 @@ def moments_before_pages(hits: Sequence[Hit]) -> list[Hit]:
             later = [j for j in range(i + 1, len(out)) if _shows(out[j], want)]
             if later:
                 moved = [out[j].model_copy(update={"score": max(out[j].score, page.score)}) for j in later]
+                moved.sort(key=lambda h: (-h.score, h.image_rank if h.score == page.score else 0))
                 skip = set(later)
                 rest = [h for j, h in enumerate(out) if j not in skip]
                 out = rest[:i] + moved + rest[i:]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -13,10 +13,12 @@ class Channel(Enum):
     DENSE = "dense"  # vector similarity in the embedder's space
     LEXICAL = "lexical"  # BM25 over view text
     IMAGE = "image"  # geometrically verified picture matches
+    CUES = "cues"  # vector similarity of single caption cues (rag/cue_windows.py), voting for their segment
 
 
 # An image match verified geometrically is the strongest evidence an image query has.
-WEIGHTS: Mapping[Channel, float] = {Channel.DENSE: 1.0, Channel.LEXICAL: 1.0, Channel.IMAGE: 2.0}
+WEIGHTS: Mapping[Channel, float] = {Channel.DENSE: 1.0, Channel.LEXICAL: 1.0, Channel.IMAGE: 2.0,
+                                    Channel.CUES: 1.0}
 
 
 @dataclass
@@ -77,3 +79,17 @@ def fuse(candidates: Iterable[tuple[str, str]], channels: Mapping[Channel, Ranke
         f.score = round(fused / best_max, 6)
         f.views = [vid for _, vid in sorted(contrib[cid], key=lambda t: -t[0])]
     return sorted(per_chunk.values(), key=lambda f: -f.score)
+
+
+def reorder_within(base: Sequence[Fused], better: Mapping[str, Fused], members: Container[str]) -> list[Fused]:
+    """`base` with its `members` chunks reordered among the places they hold, by their score in `better`.
+
+    The places keep their scores (so the list stays sorted), the chunks bring their channel ranks and views.
+    Everything else keeps its place: another channel set may reorder segments without moving a page.
+    """
+    slots = [i for i, f in enumerate(base) if f.chunk_id in members]
+    moved = sorted((better.get(base[i].chunk_id, base[i]) for i in slots), key=lambda f: -f.score)  # stable
+    out = list(base)
+    for i, f in zip(slots, moved, strict=True):
+        out[i] = Fused(chunk_id=f.chunk_id, score=base[i].score, best=f.best, views=f.views)
+    return out

@@ -3,6 +3,7 @@ the words of what the picture shows, and the photo shrunk for OCR (OpenCV is use
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -95,9 +96,14 @@ def match_image(image: bytes, n: int, search: ImageSearch, views: LexicalIndex, 
         if key in views.pages:
             vid = views.pages[key].vector_id
             found[vid] = max(found.get(vid, 0.0), score)
-    # Moments first, then the page they show: equal scores rank video before PDF.
+    # Moments first, then the page they show: equal scores rank video before PDF, and an earlier moment
+    # before a later one (a slide is explained where it is first shown; a later showing recaps it).
+    def start(r: ViewRow) -> float:
+        seg = alignment.get(r.chunk_id) if alignment is not None and r.kind == "video" else None
+        return seg.start if seg is not None else math.inf
+
     order = sorted(((vid, sc) for vid, sc in found.items() if allowed(views.by_id[vid])),
-                   key=lambda t: (-t[1], views.by_id[t[0]].kind == "pdf", t[0]))[:n]
+                   key=lambda t: (-t[1], views.by_id[t[0]].kind == "pdf", start(views.by_id[t[0]]), t[0]))[:n]
     fetched = store.get([vid for vid, _ in order])
     for rank, (vid, score) in enumerate(order, start=1):
         if vid in fetched:

@@ -7,6 +7,7 @@
     <index>/images/          the image index (rag/image_index.py): index.npz + index.json
     <index>/media/<sha12>/   per source: page renders `p<N>.png`, keyframes `kf_<t>.jpg`
     <index>/lexical/         the BM25 index and its view table (rag/lexical_index.py), a cache
+    <index>/cue_windows/     caption-cue vectors of captioned segments (rag/cue_windows.py), a cache
     <index>/ocr_cache/       OCR results by picture (rag/ocr_cache.py), a cache
     <index>/transcripts/     speech-to-text WebVTT of media without captions (ingest/transcribe.py)
 
@@ -37,6 +38,7 @@ CHROMA_DIR = "chroma"
 MEDIA_DIR = "media"
 IMAGES_DIR = "images"
 LEXICAL_DIR = "lexical"
+CUE_WINDOWS_DIR = "cue_windows"
 OCR_CACHE_DIR = "ocr_cache"
 TRANSCRIPTS_DIR = "transcripts"
 VECTOR_CACHE_FILE = "vector_cache.sqlite"  # per-item embedding cache (rag/vector_cache.py)
@@ -175,6 +177,10 @@ def vector_cache_path(index_dir: str | Path) -> Path:
 
 def lexical_dir(index_dir: str | Path) -> Path:
     return Path(index_dir) / LEXICAL_DIR
+
+
+def cue_windows_dir(index_dir: str | Path) -> Path:
+    return Path(index_dir) / CUE_WINDOWS_DIR
 
 
 def transcripts_dir(index_dir: str | Path) -> Path:

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 from rag.alignment import Alignment
 from rag.collapse import collapse, moments_before_pages
+from rag.cue_windows import CueWindows, Window
 from rag.embedders.base import Embedder
-from rag.fusion import Channel, Fused, Ranked, fuse
+from rag.fusion import Channel, Fused, Ranked, fuse, reorder_within
 from rag.image_query import ImageMatches, ImageSearch, match_image, ocr_sized
+from rag.index import ViewName
 from rag.lexical import tokens
 from rag.lexical_index import LexicalIndex, ViewRow
 from rag.moments import moment
@@ -23,6 +25,7 @@ from rag.types import Chunk, Hit, ImageText, Locator, PageSpan, SourceKind, Time
 __all__ = ["ImageSearch", "ImageText", "Query", "Retriever", "SearchResult"]
 
 log = logging.getLogger(__name__)
+SEG = str(ViewName.seg())
 
 # Writes by this process are seen at once (the store's version); another process's within this many seconds.
 # A count costs 10-30 ms at 100k vectors, and one search asks for the views several times (lexical, image,
@@ -82,6 +85,9 @@ class Retriever:
         self._lex_key: tuple[int, int] | None = None
         self._counted_at = 0.0
         self._lex: LexicalIndex | None = None
+        self._cues_lock = threading.Lock()
+        self._cues_key: tuple[int, int] | None = None
+        self._cues: CueWindows | None = None
 
     # -- candidates -------------------------------------------------------------------------
     def _views(self) -> LexicalIndex:
@@ -105,9 +111,45 @@ class Retriever:
                 self._lex, self._lex_key = lex, key
             return self._lex
 
+    def _cue_windows(self, build: bool = False) -> CueWindows | None:
+        """The caption-cue vectors of every captioned segment, from <index>/cue_windows/ when they match the
+        store; `build` (ingest's refresh) re-embeds what is missing (only new cue texts) and saves them.
+
+        Queries never build: reading every segment back and embedding its cues is ingest work (a 100k-chunk
+        index takes ~30 s just to read), so an index written before cue windows existed, or changed by
+        another process since, searches without them until the next `lecturelens ingest`. Local embedders
+        only: with a paid API every cue would be one more embedding call.
+        """
+        if not self.embedder.local:
+            return None
+        if build:  # ingest: count now
+            key = (self.store.count(), self.store.version)
+        else:  # a query: the lexical index's count (the store is counted at most once per RECOUNT_S)
+            self._views()
+            with self._lock:
+                key = self._lex_key or (self.store.count(), self.store.version)
+        count = key[0]
+        with self._cues_lock:
+            if key != self._cues_key or (build and (self._cues is None or self._cues.count != count)):
+                cw = self._cues if self._cues is not None else CueWindows.load(self.store.index_dir)
+                if build and (cw is None or cw.count != count):
+                    segs = [v for v in self.store.all_views(where={"kind": {"$in": ["video", "audio"]}})
+                            if v.view == SEG]
+                    cw = CueWindows.build(segs, lambda items: self.embedder.embed_documents(items, label="captions"),
+                                          count, previous=cw)
+                    try:
+                        cw.save(self.store.index_dir)
+                    except OSError as e:  # a read-only index still answers, without cue windows
+                        log.warning("could not save the caption-cue windows in %s: %s", self.store.index_dir, e)
+                self._cues, self._cues_key = cw, key
+            cues = self._cues
+            return cues if cues is not None and cues.count == count else None
+
     def refresh(self) -> None:
-        """Bring the on-disk lexical index in line with the store (ingest calls this when it is done)."""
+        """Bring the on-disk lexical index and cue windows in line with the store (ingest calls this when
+        it is done, so the first query does not pay for them)."""
         self._views()
+        self._cue_windows(build=True)
 
     def idf(self, term: str) -> float:
         """How distinctive a query term is in this course (rare or absent terms weigh most)."""
@@ -128,18 +170,35 @@ class Retriever:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
-    def _dense(self, q: Query, image_words: str, n: int, seen: dict[str, StoredView]) -> Ranked:
+    def _dense(self, q: Query, image_words: str, n: int, seen: dict[str, StoredView]
+               ) -> tuple[Ranked, list[float]]:
+        """Dense candidates and the query vector they were found with ([] when there was nothing to embed)."""
         text = q.text or image_words or None
         image = q.image if self.embeds_images else None
         out = Ranked()
         if not text and image is None:
-            return out
+            return out, []
         vec = self.embedder.embed_query(text=text, image=image, image_mime=q.image_mime)
         if not len(vec):  # nothing to search with (e.g. a picture without readable text, offline)
-            return out
+            return out, []
         for rank, v in enumerate(self.store.query(vec, n, self._where(q)), start=1):
             seen[v.vector_id] = v
             out.add(v.vector_id, rank, v.score)
+        return out, list(vec)
+
+    def _cue_hits(self, cues: CueWindows | None, q: Query, vec: list[float], n: int,
+                  seen: dict[str, StoredView]) -> Ranked:
+        """Segments ranked by their caption cue closest to a text query (the `seg` view stands for them)."""
+        out = Ranked()
+        if cues is None or q.image is not None or not vec:
+            return out
+
+        def allowed(w: Window) -> bool:
+            return (not q.sources or w.source in q.sources) and (not q.kinds or w.kind in q.kinds)
+
+        for rank, (w, score) in enumerate(cues.search(vec, n, allowed), start=1):
+            out.add(w.vector_id, rank, score)
+        seen.update(self.store.get([vid for vid in out.ranks if vid not in seen]))
         return out
 
     def _lexical(self, q: Query, words: str, n: int, seen: dict[str, StoredView]) -> Ranked:
@@ -177,26 +236,38 @@ class Retriever:
             image_words = image.words or self.image_text(ocr_sized(q.image))
         words = SearchResult(q, [], image_words).words
         seen: dict[str, StoredView] = {}
-        dense = self._dense(q, image_words, n, seen)
+        dense, vec = self._dense(q, image_words, n, seen)
         lexical = self._lexical(q, words, n, seen)
+        cues = self._cue_windows() if q.image is None and vec else None
+        by_cue = self._cue_hits(cues, q, vec, n, seen)
         for vid, v in image.seen.items():
             seen.setdefault(vid, v)
         channels = {Channel.DENSE: dense, Channel.LEXICAL: lexical, Channel.IMAGE: image.ranked}
-        fused = fuse(((vid, v.chunk.id) for vid, v in seen.items()), channels, self.settings.rrf_k)
+        candidates = [(vid, v.chunk.id) for vid, v in seen.items()]
+        fused = fuse(candidates, channels, self.settings.rrf_k)
+        if cues is not None and by_cue.ranks:
+            # The cue channel reorders captioned segments among the places segments already hold; pages keep
+            # theirs. Fused as a fourth channel it also lifted segments over the slide page a question was
+            # written from (sample course `page` hit@1 0.36 -> 0.08; README, Evaluating).
+            with_cues = fuse(candidates, {**channels, Channel.CUES: by_cue}, self.settings.rrf_k)
+            fused = reorder_within(fused, {f.chunk_id: f for f in with_cues}, cues.by_chunk)
         hits = [self._hit(f, seen, words, image) for f in fused]
         hits.sort(key=lambda h: -h.score)
         hits = collapse(hits)
         if q.image is not None:
             hits = moments_before_pages(hits)
-        return SearchResult(q, [self._with_moment(h, words) for h in hits[:k]], image_words)
+        return SearchResult(q, [self._with_moment(h, words, cues, vec) for h in hits[:k]], image_words)
 
-    def _with_moment(self, hit: Hit, words: str) -> Hit:
+    def _with_moment(self, hit: Hit, words: str, cues: CueWindows | None = None, vec: Sequence[float] = ()) -> Hit:
         """A video/audio hit with its sentence-level moment: where the picture of an image query is on
-        screen, else the caption cue(s) that best support the query's words."""
+        screen, else the caption cue closest to the query (cue vectors), else the cue(s) that best support
+        the query's words (lexical)."""
         if not isinstance(hit.chunk.locator, TimeSpan):
             return hit
         shown = hit.refined if hit.image_rank is not None and isinstance(hit.refined, TimeSpan) else None
-        found = shown or moment(hit.chunk, words, self.idf)
+        cue = cues.closest(hit.chunk.id, vec) if cues is not None and shown is None else None
+        found = shown or (TimeSpan(start_s=cue.start_s, end_s=cue.end_s) if cue else None) \
+            or moment(hit.chunk, words, self.idf)
         return hit.model_copy(update={"moment": found})
 
     def _hit(self, f: Fused, seen: dict[str, StoredView], words: str, image: ImageMatches) -> Hit:

@@ -39,6 +39,13 @@ def zipf(word: str) -> float:
     return zipf_frequency(word, "en")
 
 
+def general_weight(word: str) -> float:
+    """How much a word says about a topic, from its general-English frequency: "the" 0, "number" 0.3,
+    "cluster" 0.8, a word English hardly uses ("centroid", "WAIC") 1. A smooth scale, not a cutoff: a course's
+    own IDF calls its main topic word common ("cluster" in a clustering course), English does not."""
+    return min(1.0, max(0.0, (6.5 - zipf(word)) / 3.0))
+
+
 def fold(word: str) -> str:
     """The comparison form of a word: NFKC, lower case, stemmed, a trailing "e" dropped."""
     t = stem(unicodedata.normalize("NFKC", word).lower().replace("’", "'"))
@@ -121,8 +128,10 @@ class Evidence:
     def __init__(self, texts: Iterable[str]):
         self.seqs: list[list[str]] = []
         self.raw: list[str] = []
+        self.cased: list[str] = []
         for t in texts:
-            self.raw.append(unicodedata.normalize("NFKC", t).lower())
+            self.cased.append(unicodedata.normalize("NFKC", t))
+            self.raw.append(self.cased[-1].lower())
             words = [p for w in _WORD.findall(unicodedata.normalize("NFKC", t)) for p in re.split(r"[-'’]", w) if p]
             self.seqs.append([fold(w) for w in words if w.lower() not in STOPWORDS])
         self.vocab = {w for s in self.seqs for w in s}
@@ -133,11 +142,34 @@ class Evidence:
         pattern = re.compile(r"(?<![\w-])" + re.escape(words.lower()) + r"(?![\w-])")
         return any(pattern.search(t) for t in self.raw)
 
+    def has_acronym(self, word: str) -> bool:
+        """An acronym of the question inside a compound token of the evidence: "DNA" in "cDNA", "RNA" in
+        "scRNA-seq" (a lower-case prefix marks the compound; "DNASE" or "BDNA" is another word)."""
+        if len(word) < 2 or not word.isupper():
+            return False
+        pattern = re.compile(r"(?<![A-Z])" + re.escape(word) + r"(?![A-Za-z])")
+        return any(pattern.search(t) for t in self.cased)
+
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - one Evidence lives for one question
     def has_word(self, w: str) -> bool:
         if w in self.vocab or w in self.glued:
             return True
         return any(close(w, v) for v in self.vocab if v[:2] == w[:2] or v.endswith(w[-3:]))
+
+    def windows(self, words: Sequence[str], slack: int = 1) -> list[str]:
+        """Runs of evidence words (as written, lower case) around each occurrence of one of `words` (folded),
+        len(words) - 1 to len(words) + slack long: the candidates a phrase may be written as."""
+        want = set(words)
+        out: dict[str, None] = {}
+        for t in self.cased:
+            seq = [w.lower() for w in _WORD.findall(t)]
+            folded = [fold(w) for w in seq]
+            for i, f in enumerate(folded):
+                if f in want:
+                    for n in range(max(1, len(words) - 1), len(words) + slack + 1):
+                        for a in range(max(0, i - n + 1), i + 1):
+                            out[" ".join(seq[a:a + n])] = None
+        return list(out)
 
     def has_phrase(self, words: Sequence[str], slack: int = 1) -> bool:
         """All words within len(words) + slack consecutive evidence words, in any order."""
@@ -152,6 +184,60 @@ class Evidence:
                 if all(any(close(w, v) for v in window) for w in words):
                     return True
         return False
+
+
+_ARTICLES = frozenset({"a", "an", "the"})
+_INSIDE = frozenset({"per"})  # "transcripts per million" ("of" would make "the aim of mapping reads" a term)
+_ASK_VERBS = frozenset("compute calculate estimate interpret read use".split())
+
+
+def asked_term(question: str) -> tuple[str, ...]:
+    """The multi-word term a question is *about*, as asked: X in "What is X?", "How does X work?", "How do
+    you compute X?" ("continuous ranked probability score"); empty when the question has no such frame or
+    X is one word. The words of such a term must be there together: each everyday word of it may well be."""
+    words = _WORD.findall(unicodedata.normalize("NFKC", question))
+    low = [w.lower() for w in words]
+    start, works = None, False
+    if len(low) > 2 and low[0] == "what" and low[1] in ("is", "are"):
+        start = 2
+    elif len(low) > 3 and low[0] == "how" and low[1] in ("does", "do") and low[2] not in ("you", "we", "i", "one"):
+        start, works = 2, True
+    elif len(low) > 4 and low[0] == "how" and low[1] in ("do", "can", "would", "should") \
+            and low[2] in ("you", "we", "i", "one") and low[3] in _ASK_VERBS:
+        start = 4
+    if start is None:
+        return ()
+    while start < len(low) and low[start] in _ARTICLES:
+        start += 1
+    end = start
+    while end < len(low):
+        w = low[end]
+        if w in _INSIDE and end + 1 < len(low) and end > start and low[end + 1] not in STOPWORDS:
+            end += 1
+            continue
+        if w in STOPWORDS or w in _QUESTION_WORDS:
+            break
+        end += 1
+    if works and low[end:end + 1] not in (["work"], ["works"]):
+        return ()  # "How does X <verb> …": where X ends is a guess; "How does X work?" is not
+    term = tuple(w for w in words[start:end] if w.lower() not in _INSIDE)
+    return term if len(term) >= 2 else ()
+
+
+_DEGREE = frozenset("very too so more less most least quite rather overly".split())
+
+
+def descriptive(question: str, word: str) -> bool:
+    """The word describes rather than names: right after a degree word ("the prior is very diffuse") or a
+    comparative before "to"/"than" ("preferable to one-sided reads"). A rare adjective used so is no topic
+    of its own, and the evidence often says it otherwise ("vague", "better")."""
+    low = [w.lower() for w in _WORD.findall(unicodedata.normalize("NFKC", question))]
+    w = word.lower()
+    for i, x in enumerate(low):
+        if x == w and (i > 0 and low[i - 1] in _DEGREE or low[i + 1:i + 2] in (["than"], ["to"])
+                       and x.endswith(("able", "ible", "er"))):
+            return True
+    return False
 
 
 # second parts that make ordinary compounds of any name ("IP-based", "GPU-aware"): not terms of their own
@@ -185,6 +271,8 @@ def missing_words(question: str, evidence: Evidence) -> list[Missing]:
                     out.append(Missing(word, t.text, True, z, phrase=True))
                 continue
             lacking = [p for p in parts if not evidence.has_word(p)]
+            if lacking and named and len(pieces) == 1 and evidence.has_acronym(word):
+                continue
             if lacking:
                 out.append(Missing(word, t.text, named or len(pieces) > 2, z))
             elif compound and not _PRODUCTIVE & set(word.lower().split("-")) \
@@ -230,6 +318,14 @@ class WordSimilarity:
                 self._cache.clear()
             self._cache.update(zip(todo, vecs, strict=True))
         return np.stack([self._cache[w] for w in words]) if words else np.zeros((0, 1), dtype=np.float32)
+
+    def nearest(self, text: str, candidates: Sequence[str]) -> float:
+        """The highest cosine between `text` and any candidate, relatives included (0 without candidates)."""
+        cands = list(dict.fromkeys(candidates))
+        if not cands:
+            return 0.0
+        v = self._vectors([text, *cands])
+        return float((v[1:] @ v[0]).max())
 
     def best(self, word: str, candidates: Sequence[str]) -> float:
         """The highest cosine between `word` and any candidate (0 without candidates). A candidate that

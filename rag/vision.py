@@ -309,12 +309,17 @@ def match_homography(query: LocalFeatures, cand: LocalFeatures, *,
 
     if len(query.desc) < 8 or len(cand.desc) < 8:
         return 0, None
-    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(query.desc, cand.desc, k=2)
-    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < ratio * p[1].distance]
-    if len(good) < 8:
+    # The two nearest stored descriptors of each query descriptor as arrays: what BFMatcher.knnMatch(k=2)
+    # computes (it calls batchDistance), without building a DMatch object per pair (that took over half
+    # of a keyframe-vs-deck search).
+    dist, nidx = cv2.batchDistance(query.desc, cand.desc, cv2.CV_32S, normType=cv2.NORM_HAMMING, K=2)
+    ok = (nidx[:, 1] >= 0) & (dist[:, 0] < ratio * dist[:, 1])
+    good_q = np.flatnonzero(ok)
+    if len(good_q) < 8:
         return 0, None
-    src = query.xy[[m.queryIdx for m in good]]
-    dst = cand.xy[[m.trainIdx for m in good]]
+    good_t = nidx[good_q, 0]
+    src = query.xy[good_q]
+    dst = cand.xy[good_t]
     thresh = 0.006 * max(cand.size) + 2.0
     h, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, thresh, maxIters=2000, confidence=0.995)
     if h is None or mask is None:
@@ -323,7 +328,7 @@ def match_homography(query: LocalFeatures, cand: LocalFeatures, *,
     if not _plausible_homography(h, src[inl], dst[inl], query.size, cand.size):
         return 0, None
     # distinct stored keypoints: many query points snapping to one stored point is not evidence
-    return len({good[i].trainIdx for i in np.flatnonzero(inl)}), h / h[2, 2]
+    return len(np.unique(good_t[inl])), h / h[2, 2]
 
 
 def _plausible_homography(h: np.ndarray, src: np.ndarray, dst: np.ndarray,

@@ -1,12 +1,22 @@
 """What an offline answer may never contain: number-only or fragment "sentences" (tick rows, axis labels,
-title fragments). Shared by the sample-course and devcorpus end-to-end eval tests."""
+title fragments), and statements that share only an everyday word with the question (padding from a
+neighbouring topic). Shared by the sample-course and devcorpus end-to-end eval tests."""
 
 from __future__ import annotations
 
 import re
 
+from rag.lexical import tokens
+from rag.terms import fold, zipf
+
 _LABEL = re.compile(r"\s*\[S\d+\]\.?")
 _WORD = re.compile(r"[^\W\d_]{2,}")
+_NUMBER = re.compile(r"[-−+]?[\d.,%]+")
+_LETTER = re.compile(r"(?<![\w'’-])[^\W\d_aAI](?![\w'’-])")
+# a statement says something: a chart label ("100 within-cluster sum of squares elbow") has none of these
+_CUT = re.compile(r"\b(?:the|a|an|and|or|of|to|in|for|with|by|than)$", re.IGNORECASE)  # "Used by value iteration and"
+_STATEMENT = frozenset("is are was were be can will should must may do does has have the a an this that it we you "
+                       "they which when if to for by with than".split())
 
 
 def statements(answer: str) -> list[str]:
@@ -25,13 +35,37 @@ def statements(answer: str) -> list[str]:
 
 def fragments(answer: str) -> list[str]:
     """Statements that are not statements: fewer than three real words (a defining formula such as
-    "Precision = TP / (TP + FP)" excepted), or rows of numbers."""
+    "Precision = TP / (TP + FP)" excepted), rows of numbers, a chart label: a tick value at either end of
+    a few words that say nothing ("100 within-cluster sum of squares elbow"), or a line cut before its end
+    ("Used by value iteration and")."""
     bad = []
     for s in statements(answer):
         words = _WORD.findall(s)
         left = s.partition("=")[0]
         formula = "=" in s and any(len(w) >= 3 for w in _WORD.findall(left))
-        numbers = sum(bool(re.fullmatch(r"[-−+]?[\d.,%]+", t)) for t in s.split())
-        if (len(words) < 3 and not formula) or numbers >= 3 and numbers > len(words):
+        parts = s.split()
+        numbers = sum(bool(_NUMBER.fullmatch(t)) for t in parts)
+        label = bool(parts) and (_NUMBER.fullmatch(parts[0]) or _NUMBER.fullmatch(parts[-1])) \
+            and len(parts) <= 8 and not any(p.lower().strip(",;:()") in _STATEMENT for p in parts)
+        if not formula and (len(words) < 3 or label) or numbers >= 3 and numbers > len(words) or _CUT.search(s):
             bad.append(s)
     return bad
+
+
+def _weight(term: str) -> float:
+    # general-English rarity, independent of the answerer's own weights: "number" 0.3, "cluster" 0.8
+    return min(1.0, max(0.0, (6.5 - zipf(term)) / 3.0))
+
+
+def _terms(text: str) -> set[str]:
+    return {fold(t) for t in tokens(text)} | {w.lower() for w in _LETTER.findall(text)}
+
+
+def off_topic(question: str, answer: str, share: float = 0.3) -> list[str]:
+    """Statements that carry less than `share` of the question's key-term weight that the answer as a whole
+    carries: a statement picked for one everyday word of the question ("Regression predicts a number" for
+    "How do you choose the number of clusters k?")."""
+    want = _terms(question)
+    said = [(s, _terms(s) & want) for s in statements(answer)]
+    total = sum(_weight(t) for t in set().union(*(t for _, t in said))) if said else 0.0
+    return [s for s, t in said if total and sum(_weight(x) for x in t) < share * total]

@@ -125,6 +125,13 @@ def test_moments_come_before_the_page_they_show():
     assert [h.chunk.source for h in out] == ["l3.mp4", "l1.mp4", DECK, "l2.mp4"]
     assert out[1].score == 1.0  # the moment carries the page's evidence
 
+    # Two moments lifted to the page's score are the same evidence: the picture's order decides, not the
+    # text channels (a short recap segment can out-score where the slide is explained).
+    recap = _hit("l1.mp4", 77, 87, 4, 0.7).model_copy(update={"image_rank": 2})
+    intro = _hit("l1.mp4", 31, 48, 4, 0.6).model_copy(update={"image_rank": 1})
+    out = moments_before_pages([page, recap, intro])
+    assert [h.locator.start_s for h in out[:2]] == [31, 77] and out[2].chunk.source == DECK
+
 
 # ---------------------------------------------------------------- the sample course
 

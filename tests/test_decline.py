@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 from rag.confidence import assess
-from rag.terms import Evidence, WordSimilarity, missing_words, question_terms, zipf
+from rag.terms import Evidence, WordSimilarity, asked_term, descriptive, missing_words, question_terms, zipf
 from rag.types import Chunk, Hit, PageSpan
 
 SAMPLING = ("Importance sampling\n• Accuracy of the normal approximation can be improved by importance sampling\n"
@@ -95,3 +95,34 @@ def test_long_compounds_are_terms_and_relatives_are_not_synonyms():
     assert [m.word for m in missing_words("How does IS-IS flood packets?", Evidence(["OSPF floods packets"]))] \
         == ["IS-IS"]
     assert missing_words("How does IS-IS flood packets?", Evidence(["IS-IS and OSPF flood packets"])) == []
+
+
+def test_an_acronym_inside_a_compound_token_counts():
+    assert missing_words("How big are the DNA inserts?", Evidence(["pool indexed cDNA libraries; inserts"])) == []
+    assert [m.word for m in missing_words("How big are the DNA inserts?", Evidence(["DNASE inserts"]))] == ["DNA"]
+
+
+def test_a_describing_word_is_no_topic_of_its_own():
+    assert descriptive("What goes wrong when the prior is very diffuse?", "diffuse")
+    assert descriptive("When are paired reads preferable to one-sided reads?", "preferable")
+    assert not descriptive("How does rejection sampling decide?", "rejection")
+    sim = FakeSimilarity()
+    q = "When is importance sampling preferable to other approaches?"
+    assert assess(q, _hits(SAMPLING, dense=0.40), similarity=sim).answerable
+
+
+def test_the_term_a_question_is_about_must_be_there_as_a_phrase():
+    assert asked_term("What is split tunneling on a VPN client?") == ("split", "tunneling")
+    assert asked_term("How do you compute the continuous ranked probability score?") == \
+        ("continuous", "ranked", "probability", "score")
+    assert asked_term("How does 454 pyrosequencing work?") == ("454", "pyrosequencing")
+    assert asked_term("How does segment routing steer packets?") == ()  # where X ends is a guess: no frame
+    assert asked_term("What is the aim of mapping reads?") == ()  # one word: the rare-word test's business
+    sim = FakeSimilarity()
+    # every word of "split tunneling" is in the evidence, never together, and no evidence phrase is close
+    ev = "VPN client\n• traffic is split across two paths\n• tunneling protocols such as GRE"
+    near = assess("What is split tunneling on a VPN client?", _hits(ev, dense=0.45), similarity=sim)
+    assert not near.answerable and near.lacking == ("split tunneling",)
+    assert assess("What is split tunneling on a VPN client?", _hits(ev, dense=0.6), similarity=sim).answerable
+    covered = "VPN client\n• split tunneling sends only company traffic through the tunnel"
+    assert assess("What is split tunneling on a VPN client?", _hits(covered, dense=0.45), similarity=sim).answerable

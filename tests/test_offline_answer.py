@@ -96,3 +96,60 @@ def test_a_point_said_on_a_slide_and_in_a_lecture_cites_both_places():
     text = compose("What is a training set?", [Hit(chunk=slide, score=1.0), Hit(chunk=lecture, score=0.9)],
                    ["S1", "S2"])
     assert text == "• Training set: a collection of labelled examples [S1][S2]"
+
+
+ELBOW_PAGE = """1 2 3 4 5 6 7 8
+number of clusters k
+20
+40
+100
+within-cluster sum of squares
+elbow
+Choosing k: the elbow method
+ML-101 · Intro to Machine Learning 14 / 15
+• Plot the within-cluster sum of
+squares against k
+• Pick k where the curve bends (the
+elbow)"""
+
+
+def test_an_answer_neither_pads_on_an_everyday_word_nor_quotes_chart_labels():
+    """Seen in the UI on the sample course: "How do you choose the number of clusters k?" began with
+    "Regression predicts a number … [S1]" and quoted "• 100 within-cluster sum of squares elbow"."""
+    from tests.answer_checks import fragments, off_topic
+
+    regression = _video([(20.0, 24.0, "Regression predicts a number, while classification predicts a class.")])
+    elbow = _video([(29.0, 34.0, "With the elbow method, we plot the within cluster sum of squares against K.")],
+                   start=26.0, end=41.0)
+    # the course's IDF: "cluster" is the course's own topic word, so it is common there; "number" is not
+    idf = {"choose": 4.56, "number": 1.73, "cluster": 1.35}.get
+    q = "How do you choose the number of clusters k?"
+    text = compose(q, [Hit(chunk=regression, score=1.0), Hit(chunk=elbow, score=0.9),
+                       Hit(chunk=_pdf(ELBOW_PAGE, page=14), score=0.8)], ["S1", "S2", "S3"],
+                   weight=lambda t: idf(t) or 4.56)
+    assert "Regression" not in text and "[S1]" not in text
+    assert "against K [S2][S3]." in text and "• Pick k where the curve bends (the elbow) [S3]" in text
+    assert fragments(text) == [] and off_topic(q, text) == []
+    # the checks catch what the answer used to say
+    old = "Regression predicts a number, while classification predicts a class [S1]. With the elbow method, we " \
+          "plot the within cluster sum of squares against K [S2].\n• 100 within-cluster sum of squares elbow [S3]"
+    assert fragments(old) == ["100 within-cluster sum of squares elbow"]
+    assert off_topic(q, old) == ["Regression predicts a number, while classification predicts a class"]
+
+
+def test_a_wrapped_line_that_ends_mid_phrase_is_joined_and_code_is_not():
+    page = "Title\n• Used by value iteration and\nQ-learning\n• These might be useful for big data. The\n" \
+           "ADVI implementation is not very good.\nfit1 <- brm(..., algorithm = \"laplace\")"
+    assert [u.text for u in slide_units(page)] == [
+        "Used by value iteration and Q-learning",
+        "These might be useful for big data. The ADVI implementation is not very good.",
+        'fit1 <- brm(..., algorithm = "laplace")']  # a code line stays its own (a formula-like) statement
+
+
+def test_sub_bullets_ellipses_and_numbered_headings():
+    page = "Goal of a VPN\n• Support multiple corporate customers\n-- in this case, the traffic should be\n" \
+           "isolated\n-- Genomic origin of reads (exonic)\n...but we need to take the Jacobian into account\n" \
+           "6.1 The place of model checking in applied Bayesian statistics\n--->"
+    assert [u.text for u in slide_units(page)] == [
+        "Support multiple corporate customers", "in this case, the traffic should be isolated",
+        "Genomic origin of reads (exonic)", "but we need to take the Jacobian into account"]

@@ -1,0 +1,120 @@
+"""Caption-cue windows (rag/cue_windows.py): segments ranked by their closest cue, moments on that cue, the
+vectors cached in the index folder, and pages never moved by the cue channel."""
+
+from __future__ import annotations
+
+from rag.cue_windows import CueWindows, windows_of
+from rag.embedders.fake import FakeEmbedder
+from rag.fusion import Fused, reorder_within
+from rag.index import cue_windows_dir
+from rag.retrieval import Query, Retriever
+from rag.settings import RetrievalSettings
+from rag.store import ChromaStore
+from rag.types import Chunk, EmbedItem, PageSpan, TimeSpan, View
+
+CUES_1 = ((0.5, 4.0, "Welcome back to the course."), (4.5, 9.0, "Today we look at value functions."),
+          (9.5, 19.0, "The Bellman equation relates a state's value to its successors."))
+CUES_2 = ((20.5, 25.0, "A short recap of last week."),
+          (25.5, 31.0, "The discount factor gamma weights future rewards."), (31.5, 39.5, "Then we take a break."))
+
+
+class CountingEmbedder(FakeEmbedder):
+    """The fake embedder, counting the document texts it embeds."""
+
+    def __init__(self, local: bool = True):
+        super().__init__()
+        self.embedded: list[str] = []
+        self._local = local
+
+    @property  # type: ignore[override]
+    def local(self) -> bool:
+        return self._local
+
+    def embed_documents(self, items, *, label=""):
+        self.embedded += [it.text for it in items]
+        return super().embed_documents(items, label=label)
+
+
+def _segment(cid: str, start: float, end: float, cues) -> Chunk:
+    return Chunk(id=cid, source="lec/a.mp4", source_sha256="a", kind="video", title="Lecture 1",
+                 locator=TimeSpan(start_s=start, end_s=end), text=" ".join(c[2] for c in cues), cues=cues)
+
+
+def _store(tmp_path, embedder, chunks) -> ChromaStore:
+    store = ChromaStore(tmp_path, "fp")
+    for chunk in chunks:
+        name, page = ("seg", None) if chunk.kind == "video" else ("p1", 1)
+        view = View(name=name, item=EmbedItem(text=chunk.text), page=page, text=chunk.text)
+        store.add(chunk, [view], FakeEmbedder().embed_documents([view.item]))
+    return store
+
+
+def _chunks():
+    deck = Chunk(id="d1", source="slides/rl.pdf", source_sha256="b", kind="pdf", title="rl",
+                 locator=PageSpan(first=1, last=1), text="discount factor gamma", page_texts=("discount factor gamma",))
+    return [_segment("v1", 0, 20, CUES_1), _segment("v2", 20, 40, CUES_2), deck]
+
+
+def test_windows_are_the_cues_clipped_to_their_segment():
+    seg = _segment("v9", 5.0, 30.0, ((4.0, 6.0, "starts before"), (7.0, 8.0, " "), (29.0, 33.0, "ends after")))
+    assert [(w.cue, w.start_s, w.end_s, w.text) for w in windows_of("v9:seg", seg)] == [
+        (0, 5.0, 6.0, "starts before"), (2, 29.0, 30.0, "ends after")]
+
+
+def test_the_moment_is_the_closest_cue_and_the_vectors_are_cached(tmp_path):
+    embedder = CountingEmbedder()
+    store = _store(tmp_path, embedder, _chunks())
+    retriever = Retriever(store, embedder, RetrievalSettings(k=5))
+    retriever.refresh()  # what ingest does at the end: the first query does not embed the cues
+    assert sorted(embedder.embedded) == sorted(c[2] for c in CUES_1 + CUES_2)
+    hit = next(h for h in retriever.search(Query(text="what do discount factors weight?")).hits
+               if h.chunk.id == "v2")
+    assert hit.moment == TimeSpan(start_s=25.5, end_s=31.0)
+    assert (cue_windows_dir(tmp_path) / "vectors.npy").is_file()
+
+    again = CountingEmbedder()
+    fresh = Retriever(ChromaStore(tmp_path, "fp"), again, RetrievalSettings(k=5))
+    fresh.refresh()
+    assert again.embedded == []  # loaded from <index>/cue_windows/, nothing re-embedded
+    assert len(fresh._cue_windows() or ()) == 6
+
+    more = (40.5, 45.0, "Gamma near one is far-sighted."),
+    view = View(name="seg", item=EmbedItem(text=more[0][2]), text=more[0][2])
+    store.add(_segment("v3", 40, 50, more), [view], FakeEmbedder().embed_documents([view.item]))
+    fresh.refresh()
+    assert again.embedded == ["Gamma near one is far-sighted."]  # a stale cache re-embeds only new cues
+
+
+def test_a_paid_embedder_gets_no_cue_vectors(tmp_path):
+    embedder = CountingEmbedder(local=False)
+    retriever = Retriever(_store(tmp_path, embedder, _chunks()), embedder, RetrievalSettings(k=5))
+    hit = next(h for h in retriever.search(Query(text="discount factor gamma")).hits if h.chunk.id == "v2")
+    assert embedder.embedded == [] and not cue_windows_dir(tmp_path).exists()
+    assert hit.moment == TimeSpan(start_s=25.5, end_s=31.0)  # the lexical moment still finds the sentence
+
+
+def test_reorder_within_moves_segments_only_among_their_own_places():
+    base = [Fused("p", 1.0), Fused("s1", 0.9), Fused("q", 0.8), Fused("s2", 0.7), Fused("s3", 0.6)]
+    better = {"s1": Fused("s1", 0.2), "s2": Fused("s2", 0.9), "s3": Fused("s3", 0.5), "p": Fused("p", 0.1)}
+    out = reorder_within(base, better, {"s1", "s2", "s3"})
+    assert [f.chunk_id for f in out] == ["p", "s2", "q", "s3", "s1"]
+    assert [f.score for f in out] == [1.0, 0.9, 0.8, 0.7, 0.6]  # places keep their scores: still sorted
+
+
+def test_search_over_cues_ranks_each_segment_by_its_closest_cue():
+    embedder = FakeEmbedder()
+    segs = [_segment("v1", 0, 20, CUES_1), _segment("v2", 20, 40, CUES_2)]
+    views = [type("V", (), {"vector_id": f"{s.id}:seg", "chunk": s})() for s in segs]
+    cw = CueWindows.build(views, lambda items: embedder.embed_documents(items), count=2)
+    found = cw.search(embedder.embed_query("the Bellman equation and successor values"), 5, lambda w: True)
+    assert [w.chunk_id for w, _ in found] == ["v1", "v2"] and found[0][0].cue == 2
+    assert cw.search(embedder.embed_query("break"), 5, lambda w: w.chunk_id != "v2")[0][0].chunk_id == "v1"
+
+
+def test_queries_never_build_cue_windows(tmp_path):
+    """An index written before cue windows existed searches without them (and fast) until the next ingest."""
+    embedder = CountingEmbedder()
+    retriever = Retriever(_store(tmp_path, embedder, _chunks()), embedder, RetrievalSettings(k=5))
+    hits = retriever.search(Query(text="discount factor gamma")).hits
+    assert embedder.embedded == [] and not cue_windows_dir(tmp_path).exists()
+    assert next(h for h in hits if h.chunk.id == "v2").moment == TimeSpan(start_s=25.5, end_s=31.0)
