@@ -140,9 +140,9 @@ def lecturelens(cases) -> dict:
     ingest_s = time.perf_counter() - t
 
     def rows(question: str) -> list[dict]:
-        from rag.cli import hit_json
+        from rag.contracts import hit_json
 
-        return [hit_json(i, h) for i, h in enumerate(services.retriever.search(Query(text=question), K), start=1)]
+        return [hit_json(i, h) for i, h in enumerate(services.retriever.search(Query(text=question), K).hits, start=1)]
 
     return {"ingest_s": round(ingest_s, 2), "vectors": report.vectors, **_score(cases, rows)}
 
