@@ -136,13 +136,7 @@ class WhisperTranscriber:
         model = self._load()
         # condition_on_previous_text stays on (the default): off, tiny.en dropped the last two sentences of
         # the sample lecture 3 (a timestamp jump to the end of the audio); the temperature fallback on
-        # high compression ratios guards against repetition loops instead. That fallback *samples* (temperature
-        # 0.2, 0.4, ...), so without a fixed seed the same audio could come back as different words from run to
-        # run (seen: "the elbow is at" once heard as "the yellow method"): seed CTranslate2's generator per call,
-        # and a file's transcript depends on its bytes and settings only.
-        import ctranslate2
-
-        ctranslate2.set_random_seed(0)
+        # high compression ratios guards against repetition loops instead.
         segments, _info = model.transcribe(np.asarray(audio, dtype=np.float32), language=self.settings.language,
                                            word_timestamps=True, vad_filter=self.settings.vad)
         return [Word(round(float(w.start), 3), round(float(w.end), 3), w.word)
