@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from rag.cli import _register_plugins, cli
-from tests.answer_checks import fragments, off_topic
+from tests.answer_checks import code_lines, fragments, off_topic
 
 ROOT = Path(__file__).resolve().parents[1]
 DEVCORPUS = ROOT / "eval" / "datasets" / "devcorpus.yaml"
@@ -66,3 +66,6 @@ def test_devcorpus_eval_meets_its_floors(devcorpus_index, monkeypatch, tmp_path)
     padded = {c["id"]: off_topic(c["question"], c["answer"]["answer"]) for c in answered
               if not c["id"].startswith("x")}  # the held-out families are measured, not gated
     assert len({k: v for k, v in padded.items() if v}) <= 2, padded
+    # code is no statement: "pp_check(fit, ndraws=100)" answered two questions before it was recognised
+    code = {c["id"]: code_lines(c["question"], c["answer"]["answer"]) for c in answered}
+    assert not {k: v for k, v in code.items() if v}

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from eval.runner import Retrieved
 from rag.cli import _register_plugins, cli
-from tests.answer_checks import fragments, off_topic
+from tests.answer_checks import code_lines, fragments, off_topic
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "eval" / "datasets" / "sample-course.yaml"
@@ -159,6 +159,8 @@ def test_sample_course_eval_end_to_end(eval_index, offline_env, tmp_path):
               if c["question"] and not c["image"] and not c["answer"]["declined"]
               and not c["id"].startswith("xunans-")}  # held out: measured, not gated
     assert not {k: v for k, v in padded.items() if v}
+    code = {c["id"]: code_lines(c["question"] or "", c["answer"]["answer"]) for c in rep["cases"]}
+    assert not {k: v for k, v in code.items() if v}
 
     # Re-running against a baseline shows zero deltas (on the text-video family, to keep the suite fast).
     res = lecturelens_eval("--answers", "--filter", "vid", "--out", str(second))
