@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from agent.offline import compose
+from agent.offline import quote
 from agent.tools import EvidenceBook, make_tools
 from rag.citations import evidence_labels, resolve
 from rag.confidence import Support, judge
@@ -47,8 +47,11 @@ def ask(services: Services, question: str | None = None, image: bytes | ImageUpl
     if mode == "gemini":
         return _gemini(services, q, hits, chat_model, history, on_token)
     labelled = evidence_labels(hits)
-    text = compose(result.words, hits, list(labelled), weight=services.retriever.idf, image=q.image is not None)
-    clean, citations = resolve(text, labelled)
+    quoted = quote(result.words, hits, list(labelled), weight=services.retriever.idf, image=q.image is not None)
+    # a quoted caption sentence's citation starts where it is said; the hits keep their retrieval moments
+    cited = {lab: h.model_copy(update={"moment": quoted.moments[lab]}) if lab in quoted.moments else h
+             for lab, h in labelled.items()}
+    clean, citations = resolve(quoted.text, cited)
     if not citations:  # an answer no retrieved place supports is never shown as an answer
         return Answer(text=DECLINE, mode="offline", declined=True, hits=tuple(hits))
     return Answer(text=clean, citations=tuple(citations), mode="offline", hits=tuple(hits))

@@ -1,8 +1,9 @@
 """Where a cited lecture moment starts playing, and which slide is on screen at that second.
 
 A video/audio citation names a 15–30 s segment, but the sentence that answers is a few seconds of it:
-playback starts at the hit's sentence-level `moment` (rag/moments.py: the caption cues that best support
-the query), else at the first caption cue of the sentence the answer quotes; the slide shown beside the
+playback starts at the citation's moment (the cues of the caption sentence the offline answer quotes, else
+the hit's sentence-level `moment`, rag/moments.py: the caption cues that best support the query), else at
+the first caption cue of the sentence the answer quotes; the slide shown beside the
 player is the page on screen at that second (per-keyframe alignment), not the segment's majority slide.
 Camera stretches get no slide.
 """
@@ -71,9 +72,10 @@ def slide_at(alignment: Alignment | None, hit: Hit, t: float) -> SlideRef | None
 
 
 def hit_of(answer: Answer, c: Citation) -> Hit | None:
-    """The retrieved hit a citation was made from (same source and place)."""
+    """The retrieved hit a citation was made from (same source and place; a citation that starts at a
+    sentence inside a segment names that segment)."""
     for h in answer.hits:
-        if h.chunk.source == c.source and c.locator in (h.locator, h.moment):
+        if h.chunk.source == c.source and (c.locator in (h.locator, h.moment) or c.segment == h.locator):
             return h
     return None
 
@@ -88,7 +90,8 @@ def localize(answer: Answer, alignment: Alignment | None, question: str = "") ->
         if hit is None or not isinstance(c.locator, TimeSpan):
             cites.append(c)
             continue
-        t = play_start(hit, quoted(answer.text, c.label), question)
+        # a citation to a moment inside its segment (the quoted sentence, or retrieval's) plays from there
+        t = c.locator.start_s if c.segment is not None else play_start(hit, quoted(answer.text, c.label), question)
         starts[c.label] = t
         slide = slide_at(alignment, hit, t)
         if slide != c.slide:

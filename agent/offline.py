@@ -36,7 +36,13 @@ _SYMBOL = re.compile(r"(?<![\w'’-])(?![aAI]\b)[^\W\d_](?![\w'’-])")  # a lon
 _DANGLING = re.compile(r"\b(?:the|a|an|and|or|of|to|in|on|for|with|by|than|from|into|is|are)\s*:?$", re.IGNORECASE)
 _SUB = re.compile(r"^--\s+(?=\S)")  # "-- Genomic origin of reads": a sub-bullet ("--->" is an arrow)
 _SECTION = re.compile(r"^\d+(?:\.\d+)+\s+[A-Z]")
-_CODE = re.compile(r"<-|[{}]|\w\(.*=")  # a code line ("fit1 <- brm(..., algorithm = ...)") continues nothing
+# code (R, Python, Stan): an assignment, a block, a call with a named argument, indexing or a dotted/snake name
+_ASSIGN = re.compile(r"<-|^\s*[{}]|\{\s*$|\b[a-z_][\w.]*=[\w.]+\(")  # ..., `family=binomial()`
+_CALL = re.compile(r"\b[A-Za-z_][\w.]*\((?:[^()]|\([^()]*\))*\)")  # f(...), one level of nesting
+_NAMED = re.compile(r"[\w\]]\s*(?<![=<>!])=(?!=)|\w\[")  # `type = "bars"`, `yrep[1:8,]`
+# a question that asks for code may be answered with it ("which function plots the ribbon?")
+_ASKS_CODE = re.compile(r"\b(?:code|codes|function|functions|command|commands|syntax|snippet|script|package|"
+                        r"library|call|calls|R|Python|Stan|brms)\b|\w_\w|\w\(")
 _GLUE = frozenset("""is are was were be been being can could will would should must may might do does did has have
 had the a an this that these those it its we you they which when if then to for by with than""".split())
 MAX_SENTENCES = 3
@@ -48,6 +54,29 @@ class Unit:
 
     text: str
     bullet: bool
+    span: TimeSpan | None = None  # a caption sentence: the cue(s) it was said in (where its citation starts)
+
+
+def is_code(text: str) -> bool:
+    """A line of code, not a statement: `fit1 <- brm(...)`, `pp_check(fit, ndraws=100)`, `data {`,
+    "Probability of stable flight pp_check(fit, ndraws=20)" (a label beside a call). A sentence that names a
+    function ("ppc_stat(y, yrep), the default statistic "mean" is usually bad") is a statement."""
+    if _ASSIGN.search(text):
+        return True
+    calls = [m for m in _CALL.finditer(text)
+             if re.match(r"[A-Za-z_]\w*[_.]", m.group()) or _NAMED.search(m.group()[m.group().index("("):])]
+    if not calls:
+        return False
+    rest = text
+    for m in reversed(calls):
+        rest = rest[:m.start()] + " " + rest[m.end():]
+    words = _ALPHA.findall(rest)
+    return len(words) < 5 or not any(w.lower() in _GLUE for w in words)
+
+
+def asks_for_code(question: str) -> bool:
+    """Does the question ask for code or name a function (then code lines may answer it)?"""
+    return bool(_ASKS_CODE.search(question))
 
 
 def _wordy(text: str, min_words: int) -> bool:
@@ -103,7 +132,7 @@ def _page_units(text: str) -> list[Unit]:
         body = _BULLET.sub("", _SUB.sub("", line)).strip() if marked else line
         if re.match(r"^(?:\.\.\.|…)", body):  # "...but we need …" continues the slide before, not the line above
             body, marked = re.sub(r"^(?:\.\.\.|…)\s*", "", body), True
-        if blocks and not marked and not _CODE.search(body) and (
+        if blocks and not marked and not is_code(body) and (
                 body[:1].islower() and not _NUMBER.fullmatch(blocks[-1][0]) or _DANGLING.search(blocks[-1][0])):
             blocks[-1] = (f"{blocks[-1][0]} {body}", blocks[-1][1])  # the wrapped tail of the line above
         else:
@@ -136,11 +165,33 @@ def caption_units(text: str) -> list[Unit]:
     return out
 
 
+def cue_units(cues: Sequence[tuple[float, float, str]]) -> list[Unit]:
+    """The sentences of a segment's caption cues, each with the span of the cue(s) it was said in: a
+    sentence's citation starts where it is said, not at the segment's closest cue (often its neighbour)."""
+    cues = [c for c in cues if c[2].strip()]
+    texts = [" ".join(c[2].split()) for c in cues]
+    ends, pos = [], 0  # each cue's character range in the joined transcript
+    for t in texts:
+        ends.append((pos, pos + len(t)))
+        pos += len(t) + 1
+    joined = " ".join(texts)
+    out, cursor = [], 0
+    for u in caption_units(joined):
+        start = joined.find(u.text, cursor)
+        if start < 0:  # cannot happen (units are substrings, in order); a unit without a span is still a unit
+            out.append(u)
+            continue
+        cursor, end = start + len(u.text), start + len(u.text)
+        said = [c for c, (a, b) in zip(cues, ends, strict=True) if a < end and start < b]
+        out.append(Unit(u.text, u.bullet, TimeSpan(start_s=said[0][0], end_s=max(c[1] for c in said))))
+    return out
+
+
 def units(hit: Hit) -> list[Unit]:
     """The quotable statements of exactly the cited place."""
     if isinstance(hit.chunk.locator, TimeSpan):
         # captions are speech; a segment without captions has only OCR'd screen text: no sentences
-        return caption_units(hit.chunk.text) if hit.chunk.cues else []
+        return cue_units(hit.chunk.cues)
     loc, chunk = hit.locator, hit.chunk
     if isinstance(loc, PageSpan) and isinstance(chunk.locator, PageSpan) and chunk.page_texts:
         pages = chunk.page_texts[loc.first - chunk.locator.first:loc.last - chunk.locator.first + 1]
@@ -184,8 +235,23 @@ def _terms(text: str) -> list[str]:
     return tokens(text) + [w.lower() for w in _SYMBOL.findall(text)]
 
 
+@dataclass(frozen=True)
+class Quoted:
+    """An offline answer: its text with `[S n]` labels, and for each label whose quoted statements are
+    caption sentences, the span they were said in (the citation starts there, not at the hit's moment)."""
+
+    text: str
+    moments: dict[str, TimeSpan]
+
+
 def compose(question: str, hits: Sequence[Hit], labels: Sequence[str], max_sentences: int = MAX_SENTENCES, *,
             weight: Callable[[str], float] | None = None, image: bool = False) -> str:
+    """The text of `quote` (for callers that only need the words)."""
+    return quote(question, hits, labels, max_sentences, weight=weight, image=image).text
+
+
+def quote(question: str, hits: Sequence[Hit], labels: Sequence[str], max_sentences: int = MAX_SENTENCES, *,
+          weight: Callable[[str], float] | None = None, image: bool = False) -> Quoted:
     """Quote the statements that carry the most (IDF-weighted) question terms, each with its [S n] label.
 
     A term weighs its course IDF (`weight`) times its general-English weight, so the question's topic words
@@ -198,10 +264,13 @@ def compose(question: str, hits: Sequence[Hit], labels: Sequence[str], max_sente
         return idf(t) * (1.0 - GENERAL + GENERAL * general_weight(t))
 
     want = {fold(t): t for t in _terms(question)}  # folded ("mov") -> the question's own term ("move")
+    code_ok = asks_for_code(question)  # code is no statement, unless code is what the question asks for
     scored = []
     supported: set[str] = set()
     for rank, (hit, label) in enumerate(zip(hits, labels, strict=True)):
         for pos, u in enumerate(units(hit)):
+            if not code_ok and is_code(u.text):
+                continue
             shared = {want[f] for f in map(fold, _terms(u.text)) if f in want}
             if shared:
                 supported |= shared
@@ -211,6 +280,7 @@ def compose(question: str, hits: Sequence[Hit], labels: Sequence[str], max_sente
     floor = max(KEEP_SHARE * scored[0][0], MIN_COVER * sum(w(t) for t in supported)) if scored else 0.0
     chosen: list[tuple[Unit, list[str]]] = []
     kept: list[set[str]] = []
+    said: dict[str, list[TimeSpan]] = {}  # label -> the spans of its quoted caption sentences
     for score, _, _, u, label in scored:
         if score < floor:
             break
@@ -220,10 +290,14 @@ def compose(question: str, hits: Sequence[Hit], labels: Sequence[str], max_sente
             cites = chosen[same][1]
             if label not in cites and len(cites) < 2:
                 cites.append(label)
+                if u.span is not None:
+                    said.setdefault(label, []).append(u.span)
             continue
         if len(chosen) < max_sentences:
             kept.append(words)
             chosen.append((u, [label]))
+            if u.span is not None:
+                said.setdefault(label, []).append(u.span)
     lines: list[str] = []
     head = _where_shown(hits, labels) if image else ""
     if head:
@@ -234,4 +308,9 @@ def compose(question: str, hits: Sequence[Hit], labels: Sequence[str], max_sente
     lines += [f"• {u.text.rstrip('.;:')} {_cite(cites)}" for u, cites in chosen if u.bullet]
     if not chosen and not head:  # evidence matched by meaning or picture, not words: point at the best places
         lines = [f"See {place(h)} [{label}]." for h, label in list(zip(hits, labels, strict=True))[:2]]
-    return "\n".join(lines)
+    # a label quoted for several sentences of one segment starts at the first and ends after the last; an
+    # image query's citations keep where the picture is on screen (what the question asks for)
+    moments = {} if image else {
+        lab: TimeSpan(start_s=min(s.start_s for s in spans), end_s=max(s.end_s for s in spans))
+        for lab, spans in said.items()}
+    return Quoted("\n".join(lines), moments)

@@ -69,3 +69,23 @@ def off_topic(question: str, answer: str, share: float = 0.3) -> list[str]:
     said = [(s, _terms(s) & want) for s in statements(answer)]
     total = sum(_weight(t) for t in set().union(*(t for _, t in said))) if said else 0.0
     return [s for s, t in said if total and sum(_weight(x) for x in t) < share * total]
+
+
+# code as the answerer must never quote it (unless asked for code): an R assignment, a block, a call of a
+# snake_case/dotted function or one with a named argument, with next to no prose beside it
+_R_ASSIGN = re.compile(r"<-|[{]\s*$|^\s*[{}]|\w=\w+\(")
+_CODE_CALL = re.compile(r"\b(?:\w+[_.]\w*|\w+)\((?=[^)]*(?:\w[_.]|\w\s*=|\[))[^)]*\)|\b\w+_\w*\(\)?")
+_ASKS = re.compile(r"\b(?:code|function|command|syntax|package|R|Python|brms)\b|\w_\w|\w\(")
+
+
+def code_lines(question: str, answer: str) -> list[str]:
+    """Quoted statements that are code ("pp_check(fit, ndraws=100)", "fit1 <- brm(...)") when the question
+    does not ask for code or name a function."""
+    if _ASKS.search(question):
+        return []
+    bad = []
+    for s in statements(answer):
+        prose = _WORD.findall(_CODE_CALL.sub(" ", s))
+        if _R_ASSIGN.search(s) or _CODE_CALL.search(s) and len(prose) < 5:
+            bad.append(s)
+    return bad

@@ -11,15 +11,18 @@ import pytest
 from click.testing import CliRunner
 
 from rag.cli import _register_plugins, cli
-from tests.answer_checks import fragments, off_topic
+from tests.answer_checks import code_lines, fragments, off_topic
 
 ROOT = Path(__file__).resolve().parents[1]
 DEVCORPUS = ROOT / "eval" / "datasets" / "devcorpus.yaml"
 # Floors sit just below the measured numbers (README, Evaluating); `near` is the neighbouring-topic family.
 # `hpara`/`hnear` are the held-out families (written before the last decline tuning, never used to tune).
+# `xpara`/`xnear`, the second held-out set (session 16), have no floors yet: the lead sets them at the end of the
+# session, after the decline rule's last round of tuning, which must not look at them. So `answered` is gated per
+# family (the overall share would include `xpara`): at most 2, 1 and 1 wrongly declined (3 of 115 overall before).
 CI_FLOORS = ("para.hit@5=0.84", "para.hit@1=0.7", "gen.hit@5=0.99", "gen.hit@1=0.75", "near.decline_accuracy=0.88",
-             "hpara.hit@5=0.92", "hnear.decline_accuracy=0.62", "answered=0.97", "citation_precision=0.53",
-             "citation_recall=0.7")
+             "hpara.hit@5=0.92", "hnear.decline_accuracy=0.62", "para.answered=0.96", "gen.answered=0.93",
+             "hpara.answered=0.96", "citation_precision=0.53", "citation_recall=0.7")
 
 _register_plugins()
 
@@ -53,12 +56,16 @@ def test_devcorpus_eval_meets_its_floors(devcorpus_index, monkeypatch, tmp_path)
     assert res.exit_code == 0, res.output
     assert "ingested" not in res.output  # the session's index already holds the decks
     rep = json.loads((out / "report.json").read_text())
-    assert set(rep["families"]) == {"para", "near", "gen", "hpara", "hnear"}
+    assert set(rep["families"]) == {"para", "near", "gen", "hpara", "hnear", "xpara", "xnear"}
     answered = [c for c in rep["cases"] if c["answer"] and not c["answer"]["declined"]]
     assert len(answered) >= 80
     bad = {c["id"]: fragments(c["answer"]["answer"]) for c in answered}
     assert not {k: v for k, v in bad.items() if v}
     # Statements picked for one everyday word of the question: 17 answers before the answer-quality work,
     # 2 after (a question whose own topic is everyday words, "short reads", and "big" matching "big data").
-    padded = {c["id"]: off_topic(c["question"], c["answer"]["answer"]) for c in answered}
+    padded = {c["id"]: off_topic(c["question"], c["answer"]["answer"]) for c in answered
+              if not c["id"].startswith("x")}  # the held-out families are measured, not gated
     assert len({k: v for k, v in padded.items() if v}) <= 2, padded
+    # code is no statement: "pp_check(fit, ndraws=100)" answered two questions before it was recognised
+    code = {c["id"]: code_lines(c["question"], c["answer"]["answer"]) for c in answered}
+    assert not {k: v for k, v in code.items() if v}

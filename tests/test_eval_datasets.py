@@ -108,9 +108,54 @@ def test_sample_course_dataset_is_valid_and_big_enough():
     families: dict[str, int] = {}
     for c in ds.cases:
         families[c.family] = families.get(c.family, 0) + 1
-    assert set(families) == {"vid", "page", "img", "unans"}
+    assert set(families) == {"vid", "page", "img", "unans", "xunans"}  # xunans: held out (session 16)
     assert all(n >= 20 for n in families.values()), families
     assert any(c.image is not None for c in ds.cases if c.family == "unans")
     assert all(c.image is not None for c in ds.cases if c.family == "img")
     total = sum(p.stat().st_size for p in (SAMPLE.parent / "queries").iterdir())
     assert total < 2_000_000
+
+
+def course_words(course: Path) -> list[str]:
+    """Every word the sample course says or shows: the deck's text layer, the caption files, and the narration
+    of the captionless lecture and any other cue (examples/course_truth.json, what make_course.py spoke)."""
+    import json
+    import unicodedata
+
+    import pypdfium2 as pdfium
+
+    texts = []
+    for pdf in sorted(course.rglob("*.pdf")):
+        doc = pdfium.PdfDocument(str(pdf))
+        try:
+            texts += [doc[i].get_textpage().get_text_range() for i in range(len(doc))]
+        finally:
+            doc.close()
+    texts += [p.read_text(encoding="utf-8") for p in sorted(course.rglob("*")) if p.suffix in (".vtt", ".srt")]
+    truth = json.loads((course.parent / "course_truth.json").read_text(encoding="utf-8"))
+    texts += [c["text"] for media in (truth["videos"], truth["audio"]) for m in media.values() for c in m["cues"]]
+    texts += [p["text"] for p in truth["pages"]]
+    text = unicodedata.normalize("NFKC", "\n".join(texts)).lower().replace("\u2019", "'")
+    return re.findall(r"[^\W_]+", text)
+
+
+def test_sample_course_neighbouring_terms_appear_nowhere_in_the_course():
+    """`absent` terms (the held-out `xunans` family) are nowhere in the course: as words, as a phrase, or glued
+    ("kfold"), like the devcorpus check; their ordinary words may be."""
+    ds = load_dataset(SAMPLE)
+    seq = course_words(ds.corpus)
+    assert len(seq) > 500 and "centroid" in seq and "bellman" in seq  # the deck, captions and narration are read
+    text = f" {' '.join(seq)} "
+    glued = {"".join(seq[i:i + n]) for n in (1, 2, 3) for i in range(len(seq) - n + 1)}
+    cases = [c for c in ds.cases if c.absent]
+    assert len([c for c in cases if c.family == "xunans"]) == 20
+    found = []
+    for case in cases:
+        assert case.unanswerable, case.id
+        q = re.findall(r"[^\W_]+", (case.question or "").lower())
+        for term in case.absent:
+            w = re.findall(r"[^\W_]+", term.lower())
+            assert w and all(x in q for x in w), (case.id, term)  # the term is asked
+            if f" {' '.join(w)} " in text or "".join(w) in glued:
+                found.append((case.id, term))
+    assert not found, found

@@ -12,12 +12,14 @@ from click.testing import CliRunner
 
 from eval.runner import Retrieved
 from rag.cli import _register_plugins, cli
-from tests.answer_checks import fragments, off_topic
+from tests.answer_checks import code_lines, fragments, off_topic
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "eval" / "datasets" / "sample-course.yaml"
 # What CI runs (see the Evaluating section of README.md); floors sit just below the measured sample-course numbers.
-CI_FLOORS = ("hit@1=0.66", "hit@5=0.98", "mrr@10=0.82", "ndcg@10=0.86", "tiou=0.75", "decline_accuracy=0.99",
+# `unans` is gated on its own: `xunans` (the second held-out set, session 16) has no floor until the lead sets one
+# at the end of the session, after the decline rule's last round of tuning, which must not look at it.
+CI_FLOORS = ("hit@1=0.66", "hit@5=0.98", "mrr@10=0.82", "ndcg@10=0.86", "tiou=0.75", "unans.decline_accuracy=0.99",
              "answered=0.98", "vid.hit@1=0.66", "vid.hit@5=0.99", "vid.tiou=0.65", "page.hit@1=0.35",
              "page.hit@5=0.99", "img.hit@1=0.95", "img.hit@5=0.95", "citation_precision=0.68",
              "citation_recall=0.86", "must_mention=0.8")
@@ -154,8 +156,11 @@ def test_sample_course_eval_end_to_end(eval_index, offline_env, tmp_path):
     # ... and no statement picked for one everyday word of the question (text questions; a picture's answer
     # quotes what the picture shows)
     padded = {c["id"]: off_topic(c["question"], c["answer"]["answer"]) for c in rep["cases"]
-              if c["question"] and not c["image"] and not c["answer"]["declined"]}
+              if c["question"] and not c["image"] and not c["answer"]["declined"]
+              and not c["id"].startswith("xunans-")}  # held out: measured, not gated
     assert not {k: v for k, v in padded.items() if v}
+    code = {c["id"]: code_lines(c["question"] or "", c["answer"]["answer"]) for c in rep["cases"]}
+    assert not {k: v for k, v in code.items() if v}
 
     # Re-running against a baseline shows zero deltas (on the text-video family, to keep the suite fast).
     res = lecturelens_eval("--answers", "--filter", "vid", "--out", str(second))

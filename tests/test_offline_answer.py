@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from agent.offline import caption_units, compose, slide_units
+from agent.offline import caption_units, compose, quote, slide_units
 from rag.types import Chunk, Hit, PageSpan, SlideRef, TimeSpan
 
 CHART_PAGE = """Posterior predictive checking – bayesplot
@@ -153,3 +153,69 @@ def test_sub_bullets_ellipses_and_numbered_headings():
     assert [u.text for u in slide_units(page)] == [
         "Support multiple corporate customers", "in this case, the traffic should be isolated",
         "Genomic origin of reads (exonic)", "but we need to take the Jacobian into account"]
+
+
+def test_a_quoted_caption_sentence_is_cited_where_it_is_said():
+    """The segment's closest cue (retrieval's moment) can be the sentence before the one the answer quotes;
+    the citation then played the wrong sentence. It starts at the quoted sentence's cue(s) now, a sentence
+    over two cues spans both, and the hit keeps its retrieval moment."""
+    from agent.moments import hit_of, localize
+    from rag.citations import resolve
+    from rag.types import Answer
+
+    cues = [(40.0, 44.0, "Hash aligners build an index of the genome."),
+            (44.5, 48.0, "They trade some sensitivity for speed,"),
+            (48.0, 51.0, "which suits short read data."),
+            (51.5, 55.0, "Suffix arrays store every suffix.")]
+    seg = _video(cues, start=39.0, end=60.0)
+    hit = Hit(chunk=seg, score=1.0, moment=TimeSpan(start_s=40.0, end_s=44.0))
+    q = quote("what do hash aligners trade for speed on short read data?", [hit], ["S1"])
+    assert q.text == "They trade some sensitivity for speed, which suits short read data [S1]."
+    assert q.moments == {"S1": TimeSpan(start_s=44.5, end_s=51.0)}
+    text, cites = resolve(q.text, {"S1": hit.model_copy(update={"moment": q.moments["S1"]})})
+    assert cites[0].locator == TimeSpan(start_s=44.5, end_s=51.0) and cites[0].segment == seg.locator
+    assert "0:44–0:51" in cites[0].display
+    answer = Answer(text=text, citations=tuple(cites), mode="offline", hits=(hit,))
+    assert hit_of(answer, cites[0]) == hit and hit.moment == TimeSpan(start_s=40.0, end_s=44.0)
+    _, starts = localize(answer, None)
+    assert starts == {"S1": 44.5}  # the player starts at the quoted sentence
+    # two sentences of one segment: from the first to the last; an image query's citation stays where the
+    # picture is on screen
+    two = quote("hash aligners index genome; suffix arrays store every suffix", [hit], ["S1"])
+    assert two.moments == {"S1": TimeSpan(start_s=40.0, end_s=55.0)}
+    assert quote("hash aligners index the genome", [hit], ["S1"], image=True).moments == {}
+
+
+MODEL_CHECK_PAGES = """Student retention – Marginal PPC (brms)
+pp_check(fit, ndraws=100)
+Latent hierarchical linear model
+
+Posterior predictive ribbon (brms)
+pp_check(fit, type = "ribbon_grouped", group="year")
+Probability of stable flight pp_check(fit, ndraws=20)
+fit1 <- brm(..., algorithm = "laplace")
+
+Posterior predictive checking
+• Generate replicated data sets from the fitted model and compare them to the observed data"""
+
+
+def test_code_lines_are_never_quoted_unless_the_question_asks_for_code():
+    """Seen on the Bayesian model-checking deck: "How do you check whether the model fits the data?" was
+    answered with two `pp_check(...)` lines."""
+    from agent.offline import is_code
+    from tests.answer_checks import code_lines
+
+    code = Hit(chunk=_pdf(MODEL_CHECK_PAGES.split("\n\n", 1)[0] + "\n\n" + MODEL_CHECK_PAGES.split("\n\n")[1],
+                          page=47), score=1.0)
+    prose = Hit(chunk=_pdf(MODEL_CHECK_PAGES.split("\n\n")[2], page=16), score=0.7)
+    q = "How do you check whether the model fits the data?"
+    text = compose(q, [code, prose], ["S1", "S2"])
+    assert text == "• Generate replicated data sets from the fitted model and compare them to the observed data [S2]"
+    assert code_lines(q, text) == []
+    assert code_lines(q, "• pp_check(fit, ndraws=100) [S1]") == ["pp_check(fit, ndraws=100)"]  # the check bites
+    # asked for a function, the call is the answer
+    asked = compose("Which function draws the posterior predictive ribbon per year?", [code, prose], ["S1", "S2"])
+    assert 'pp_check(fit, type = "ribbon_grouped", group="year") [S1]' in asked
+    assert is_code("(assignment | year), family=binomial()")  # the tail of a call split over lines
+    assert not is_code('ppc_stat(y, yrep), the default statistic "mean" is usually bad')  # prose naming a function
+    assert not is_code("Precision = TP / (TP + FP)") and not is_code("Test quantity (or discrepancy measure) T(y, θ)")
