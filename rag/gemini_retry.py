@@ -82,12 +82,13 @@ class RetryPolicy:
                 return None, (f"Gemini asked to wait {asked:g} s, longer than gemini.retry_after_max_s "
                               f"({self.after_max_s:g} s)")
             # A little jitter on top, so concurrent calls that hit the same limit do not all come back at once.
-            wait = asked + random.uniform(0, 0.1 * asked)
+            wait, jittered = asked, asked + random.uniform(0, 0.1 * asked)
         else:
-            wait = min(self.max_s, self.initial_s * 2 ** (attempt - 1) + random.uniform(0, self.initial_s))
+            wait = min(self.max_s, self.initial_s * 2 ** (attempt - 1))
+            jittered = min(self.max_s, wait + random.uniform(0, self.initial_s))
         if waited + wait > self.budget_s:
             return None, f"waiting {wait:.3g} s more would pass {self.budget_key} ({self.budget_s:g} s)"
-        return wait, ""
+        return min(jittered, self.budget_s - waited), ""  # the jitter never carries a wait past the budget
 
     def run(self, call: Callable[[], T]) -> T:
         """call() with retries; a retryable failure that is given up raises RetriesStopped from it."""
