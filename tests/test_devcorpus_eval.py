@@ -22,7 +22,7 @@ DEVCORPUS = ROOT / "eval" / "datasets" / "devcorpus.yaml"
 # family (the overall share would include `xpara`): at most 2, 1 and 1 wrongly declined (3 of 115 overall before).
 CI_FLOORS = ("para.hit@5=0.84", "para.hit@1=0.7", "gen.hit@5=0.99", "gen.hit@1=0.75", "near.decline_accuracy=0.88",
              "hpara.hit@5=0.92", "hnear.decline_accuracy=0.62", "para.answered=0.96", "gen.answered=0.93",
-             "hpara.answered=0.96", "citation_precision=0.53", "citation_recall=0.7")
+             "hpara.answered=0.96", "citation_precision=0.56", "citation_recall=0.7")
 
 _register_plugins()
 
