@@ -65,11 +65,13 @@ def _is_marker_line(line: str) -> bool:
     return all(c.isspace() or c in "•·" or "\u25a0" <= c <= "\u25ff" for c in line)
 
 
-def clean_lines(raw: str) -> list[str]:
-    """One page's raw extracted text → its cleaned, non-empty lines (see the module docstring)."""
+def clean_lines(raw: str, glyph_bullets: bool = True) -> list[str]:
+    """One page's raw extracted text → its cleaned, non-empty lines (see the module docstring;
+    `glyph_bullets=False` leaves a leading space unmarked, as before bullets were recovered from it)."""
     text = raw.replace("\r\n", "\n").replace("\r", "\n")
     text = unicodedata.normalize("NFC", "".join(_norm_char(c) for c in text))
-    lines = (("• " if _GLYPH_GAP.match(line) else "") + " ".join(line.split()) for line in text.split("\n"))
+    lines = (("• " if glyph_bullets and _GLYPH_GAP.match(line) else "") + " ".join(line.split())
+             for line in text.split("\n"))
     return [line for line in lines if line and not _is_marker_line(line)]
 
 
@@ -150,9 +152,9 @@ def strip_boilerplate(lines: Sequence[str], keys: set[str]) -> list[str]:
     return out
 
 
-def clean_deck(raw_pages: Sequence[str]) -> tuple[list[str], set[str]]:
+def clean_deck(raw_pages: Sequence[str], glyph_bullets: bool = True) -> tuple[list[str], set[str]]:
     """Clean every page of a deck; returns the page texts and the boilerplate keys removed."""
-    pages = [clean_lines(raw) for raw in raw_pages]
+    pages = [clean_lines(raw, glyph_bullets) for raw in raw_pages]
     # Statistics over distinct slides only: the steps of an overlay build would otherwise make
     # the slide's own title look like a running header in a short deck.
     builds = find_builds(["\n".join(lines) for lines in pages])
