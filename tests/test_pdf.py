@@ -97,7 +97,7 @@ def test_thirteen_pages_make_three_slices(tmp_path: Path) -> None:
     spans = [(c.locator.first, c.locator.last) for c, _ in ex.chunks]
     assert spans == [(1, 6), (7, 12), (13, 13)]
     for chunk, views in ex.chunks:
-        assert chunk.id == chunk_id(ex.source.sha256, chunk.locator)
+        assert chunk.id == chunk_id(ex.source.sha256, chunk.locator, chunk.source)
         assert chunk.kind == "pdf" and chunk.source == "slides/week3.pdf"
         pages = range(chunk.locator.first, chunk.locator.last + 1)
         assert [t.split("\n")[0] for t in chunk.page_texts] == [f"Slide {p} on {WORDS[p - 1]}" for p in pages]
