@@ -245,6 +245,9 @@ def answer_stream(services: Any, conv: Conversation, question: str, *, image: by
         history = conv.history()
         if history:
             kwargs["history"] = history
+        prev = next((t for t in reversed(conv.turns) if t.done and not t.error), None)
+        if image is None and query != question and prev is not None and prev.sources:  # a follow-up
+            kwargs["cited_before"] = tuple(s.citation for s in prev.sources)  # "tell me more": prefer other places
         if _mode(services) == "gemini":  # the model's tokens are shown as they come
             streamed = True
             for partial in _tokens(lambda on_token: answer_fn(services, query or None, image, on_token=on_token,

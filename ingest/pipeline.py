@@ -154,6 +154,18 @@ def _same_bytes(found: Sequence[Found], shas: dict[str, str]) -> list[str]:
     return notes
 
 
+def _lost_copies(found: Sequence[Found], shas: dict[str, str], skipped: Sequence[str],
+                 services: Services) -> list[_Job]:
+    """Unchanged files with a byte-identical twin whose vectors are not in the store: an index made before
+    chunk IDs held the path stored only one copy of each pair, so the other one is ingested again."""
+    counts: dict[str, int] = {}
+    for sha in shas.values():
+        counts[sha] = counts.get(sha, 0) + 1
+    twins = [f for f in found if f.rel in skipped and counts.get(shas.get(f.rel, ""), 0) > 1]
+    return [_Job(f, shas[f.rel], _wants_transcript(f, services.settings.transcribe.mode))
+            for f in twins if not services.store.chunks_of(f.rel)]
+
+
 @dataclass
 class Prepared:
     """One file extracted and its pictures described, ready to embed and store."""
@@ -346,6 +358,9 @@ def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[st
             jobs.append(_Job(f, sha, machine))
 
     report.warnings.extend(_same_bytes(todo, shas))
+    for job in _lost_copies(todo, shas, report.skipped, services):
+        report.skipped.remove(job.found.rel)
+        jobs.append(job)
     memo: SearchMemo | None = None  # the deck pages, keyframe searches remembered for alignment
     deck: DeckText | None = None
     with progress_bar(show_progress) as bar:

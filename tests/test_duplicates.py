@@ -74,6 +74,11 @@ def test_identical_files_are_both_indexed_and_survive_each_others_deletion(cours
     assert entry is not None and page_render(entry.media_dir, 1).is_file()
     assert not [w for w in gone.warnings if DECK in w and "the same bytes" in w]
 
+    # An index made before chunk IDs held the path: the manifest lists both copies, the store has one.
+    services.store.delete_source(TALK)
+    healed = ingest_paths([course], _services(index), show_progress=False)
+    assert healed.ingested == [TALK] and len(services.store.chunks_of(TALK)) == len(services.store.chunks_of(TALK2))
+
     # A run killed after storing TALK2's vectors but before its manifest entry: the rerun redoes it once.
     manifest = Manifest(index)
     manifest.drop(TALK2)

@@ -89,3 +89,22 @@ def test_the_sdk_makes_one_attempt_and_our_policy_owns_the_retries(fake_gemini):
     with pytest.raises(ProviderError, match="HTTP 503 .*after 3 attempt"):
         GeminiEmbedder(provider.settings, SecretStr(KEY), gemini=provider).embed_documents([EmbedItem(text="x")])
     assert [r.status for r in fake_gemini.embed_requests] == [503, 503, 503]
+
+
+@pytest.mark.filterwarnings("ignore:Inheritance class AiohttpClientSession:DeprecationWarning")  # the SDK's own
+@pytest.mark.parametrize("stream", [False, True])
+def test_async_chat_retries_wait_the_server_retry_delay(fake_gemini, stream):
+    import asyncio
+
+    chat = GeminiProvider(_settings(fake_gemini), SecretStr(KEY)).chat_model()
+    action = "streamGenerateContent" if stream else "generateContent"
+    fake_gemini.fail_next(429, times=1, retry_delay="0.6s", action=action)
+
+    async def go() -> str:
+        if stream:
+            return "".join([c.text async for c in chat.astream("hello")])
+        return (await chat.ainvoke("hello")).text
+
+    assert asyncio.run(go()).startswith("Fake Gemini reply")
+    reqs = [r for r in fake_gemini.requests if r.action == action]
+    assert [r.status for r in reqs] == [429, 200] and _gaps(reqs)[0] >= 0.6
