@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from agent.offline import quote
+from agent.offline import minilm_similarity, quote
 from agent.tools import EvidenceBook, make_tools
 from rag.citations import evidence_labels, located_text, resolve
 from rag.confidence import Support, judge
@@ -58,7 +58,8 @@ def ask(services: Services, question: str | None = None, image: bytes | ImageUpl
     if mode == "gemini":
         return _gemini(services, q, hits, chat_model, history, on_token)
     labelled = evidence_labels(hits)
-    quoted = quote(result.words, hits, list(labelled), weight=services.retriever.idf, image=q.image is not None)
+    quoted = quote(result.words, hits, list(labelled), weight=services.retriever.idf, image=q.image is not None,
+                   similar=minilm_similarity)
     # a quoted caption sentence's citation starts where it is said; the hits keep their retrieval moments
     cited = {lab: h.model_copy(update={"moment": quoted.moments[lab]}) if lab in quoted.moments else h
              for lab, h in labelled.items()}
