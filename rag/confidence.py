@@ -67,6 +67,7 @@ RARE_ZIPF = 3.5  # an ordinary word rarer than this in general English is distin
 LOOSE_DENSE = 0.52  # ... when the best evidence is no closer than this (MiniLM cosine)
 SYNONYM = 0.55  # ... and no evidence word is this close to it
 PHRASE_SIM = 0.6  # the term a question is about ("What is X?") is supported by an evidence phrase this close
+ASKED_ZIPF = 5.0  # ... and has a word rarer than this in general English ("zero trust network access": "zero" 4.6)
 TERM_ZIPF = 4.0  # the subject of "How does X <verb> …" is a term to check when a word of it is this rare
 SUBJECT_ZIPF = 4.5  # ... after dropping everyday head nouns this common ("method", "approach", "result")
 SUBJECT_SIM = 0.7  # ... supported by an evidence phrase this close (MiniLM cosine of X vs evidence word runs)
@@ -127,6 +128,8 @@ def _unsupported_term(question: str, evidence: Evidence, sim: WordSimilarity) ->
     folded = [fold(p) for w in term for p in re.split(r"[-'’]", w) if p and p.lower() not in STOPWORDS]
     if len(folded) < 2 or evidence.has_phrase(folded, slack=1) or evidence.has_acronym_of(term):
         return None
+    if min(zipf(p.lower()) for w in term for p in re.split(r"[-'’]", w) if p) >= ASKED_ZIPF:
+        return None  # everyday words only ("the price paid"): a description, not a term
     text = " ".join(term)
     if sim.nearest(text.lower(), evidence.windows(folded)) >= PHRASE_SIM:
         return None
