@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from rag.citations import located_text
 from rag.lexical import STOPWORDS, tokens
 from rag.terms import (
     Evidence,
@@ -71,6 +72,7 @@ ASKED_ZIPF = 5.0  # ... and has a word rarer than this in general English ("zero
 TERM_ZIPF = 4.0  # the subject of "How does X <verb> …" is a term to check when a word of it is this rare
 SUBJECT_ZIPF = 4.5  # ... after dropping everyday head nouns this common ("method", "approach", "result")
 SUBJECT_SIM = 0.7  # ... supported by an evidence phrase this close (MiniLM cosine of X vs evidence word runs)
+MAX_STATEMENTS = 64  # statements of the cited places compared with the question (a MiniLM forward each)
 SENT_LOOSE = 0.58  # ... or when one evidence statement is this close to the whole question (MiniLM cosine)
 
 _SIMILARITY = WordSimilarity()
@@ -109,7 +111,7 @@ def _lacking(question: str, hits: Sequence[Hit], dense: float, similarity: WordS
         return named
     sim = similarity or _SIMILARITY
     asked = _unsupported_term(question, evidence, sim) if dense < LOOSE_DENSE else None
-    asked = asked or _unsupported_subject(question, texts, evidence, sim)
+    asked = asked or _unsupported_subject(question, [located_text(h) for h in hits], evidence, sim)
     if asked:
         return [asked]
     if dense >= LOOSE_DENSE:
@@ -138,7 +140,9 @@ def _unsupported_term(question: str, evidence: Evidence, sim: WordSimilarity) ->
 
 def _unsupported_subject(question: str, texts: Sequence[str], evidence: Evidence,
                          sim: WordSimilarity) -> Missing | None:
-    """The subject of "How does X <verb> …" (or a side of "the difference between X and Y") when it is a term
+    """`texts`: the cited places' text (a PDF hit's page, not its whole slice).
+
+    The subject of "How does X <verb> …" (or a side of "the difference between X and Y") when it is a term
     (a word of it rarer than SUBJECT_ZIPF in general English) that the evidence has neither as a phrase nor
     as a phrase close in meaning, and no evidence statement is close to the whole question."""
     close_to_question: float | None = None
@@ -156,7 +160,7 @@ def _unsupported_subject(question: str, texts: Sequence[str], evidence: Evidence
         if evidence.has_close_phrase(pieces, sim, SYNONYM):
             continue
         if close_to_question is None:
-            close_to_question = sim.nearest(question, statements(texts))
+            close_to_question = sim.nearest(question, statements(texts)[:MAX_STATEMENTS])
         if close_to_question < SENT_LOOSE:
             return Missing(text, text, True, 0.0, phrase=True)
     return None

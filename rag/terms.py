@@ -209,11 +209,19 @@ class Evidence:
         "local alignment" is not "alignment" with some word about place nearby."""
         folded = [fold(w) for w in words]
         span = len(words) + slack
+        near: dict[str, None] = {}  # candidates: evidence words within a span of one of the term's own words
+        for seq, low in zip(self.seqs, self.lower, strict=True):
+            for i, v in enumerate(seq):
+                if any(close(f, v) for f in folded):
+                    near.update(dict.fromkeys(low[max(0, i - span + 1):i + span]))
+        if not near:
+            return False
+        synonyms = [sim.close_words(w, list(near), threshold) for w in words]  # one batch of vectors per word
         for seq, low in zip(self.seqs, self.lower, strict=True):
             for i in range(len(seq)):
                 window, raw = seq[i:i + span], low[i:i + span]
-                if all(any(close(f, v) for v in window) or sim.best(w, raw) >= threshold
-                       for w, f in zip(words, folded, strict=True)):
+                if all(any(close(f, v) for v in window) or not syn.isdisjoint(raw)
+                       for f, syn in zip(folded, synonyms, strict=True)):
                     return True
         return False
 
@@ -272,6 +280,9 @@ def asked_term(question: str) -> tuple[str, ...]:
 
 _WH = frozenset("how what why when where which".split())
 _AUX = frozenset("does do did is are was were can could should would will has have".split())
+# adjectives that date or rate a thing rather than name it: no part of a term
+_EVALUATIVE = frozenset("early earlier late later modern typical common standard usual simple basic new newer old older "
+                        "current recent classic classical traditional popular main good bad better best".split())
 _BETWEEN = re.compile(r"\bdifferences?\s+between\s+(?:an?\s+|the\s+)?(.+?)\s+and\s+"
                       r"(?:an?\s+|the\s+)?(.+?)\s*(?:[?.!,;]|$)",
                       re.IGNORECASE)
@@ -315,6 +326,8 @@ def subject_term(question: str) -> tuple[str, ...]:
     # an adjective or "work" at the end is the predicate ("Why is X harder", "How does X work"), not X
     while run and (run[-1][1].startswith("JJ") or run[-1][0].lower() in ("work", "works", "of")):
         run.pop()
+    while run and run[0][0].lower() in _EVALUATIVE:  # "early hash-table aligners" are hash-table aligners
+        run.pop(0)
     words = tuple(w for w, _ in run)
     return words if sum(w.lower() != "of" for w in words) >= 2 else ()
 
@@ -430,6 +443,15 @@ class WordSimilarity:
             return 0.0
         v = self._vectors([text, *cands])
         return float((v[1:] @ v[0]).max())
+
+    def close_words(self, word: str, candidates: Sequence[str], threshold: float) -> set[str]:
+        """The candidates at least `threshold` close to `word` (relatives excluded, as in `best`)."""
+        root = fold(word)
+        cands = [c for c in dict.fromkeys(candidates) if fold(c) not in root and root not in fold(c)]
+        if not cands:
+            return set()
+        v = self._vectors([word, *cands])
+        return {c for c, s in zip(cands, v[1:] @ v[0], strict=True) if s >= threshold}
 
     def best(self, word: str, candidates: Sequence[str]) -> float:
         """The highest cosine between `word` and any candidate (0 without candidates). A candidate that
