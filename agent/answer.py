@@ -7,14 +7,15 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from agent.offline import quote
+from agent.offline import minilm_similarity, quote
 from agent.tools import EvidenceBook, make_tools
-from rag.citations import evidence_labels, resolve
+from rag.citations import evidence_labels, located_text, resolve
 from rag.confidence import Support, judge
 from rag.factory import Services
 from rag.gemini_provider import GeminiProvider
+from rag.lexical import tokens
 from rag.retrieval import Query, SearchResult
-from rag.types import Answer, SourceKind
+from rag.types import Answer, Citation, Hit, PageSpan, SourceKind, TimeSpan
 from rag.uploads import ImageUpload, load_image
 
 DECLINE = "This is not covered in this course's material, as far as I can find."
@@ -24,7 +25,7 @@ def ask(services: Services, question: str | None = None, image: bytes | ImageUpl
         image_mime: str = "image/jpeg", chat_model: Any = None, mode: str | None = None,
         sources: Sequence[str] | None = None, kinds: Sequence[SourceKind] | None = None,
         history: Sequence[tuple[str, str]] = (), on_token: Callable[[str], None] | None = None,
-        searched: SearchResult | None = None) -> Answer:
+        searched: SearchResult | None = None, cited_before: Sequence[Citation] = ()) -> Answer:
     """Answer one question (text, image, or both) from the course, with citations resolved by code.
 
     `sources`/`kinds` restrict the search; `history` holds earlier (question, answer) pairs of a chat,
@@ -34,11 +35,21 @@ def ask(services: Services, question: str | None = None, image: bytes | ImageUpl
     runner's), used instead of searching again.
     An image given as bytes of another type than JPEG (WebP, GIF, PNG, HEIC...) is decoded and re-encoded
     once here by rag.uploads, so embedding, OCR and matching all see the same JPEG (the Gemini API takes
-    PNG/JPEG only); JPEG bytes (what rag.uploads makes) and an `ImageUpload` are used as they are."""
+    PNG/JPEG only); JPEG bytes (what rag.uploads makes) and an `ImageUpload` are used as they are.
+    `cited_before`: the places the previous answer cited, when this is a chat follow-up ("tell me more"): the offline
+    answer then prefers evidence from other places, and falls back to the usual search when those alone do not
+    support an answer."""
     mode = mode or ("gemini" if chat_model is not None else services.settings.resolved_answerer())
     data, mime = _query_image(image, image_mime)
     q = Query(text=question or None, image=data, image_mime=mime, sources=sources or None, kinds=kinds or None)
     k = services.settings.retrieval.k
+    if cited_before and mode == "offline" and searched is None:
+        fresh = _other_places_first(services.retriever.search(q, k + len(cited_before)), cited_before,
+                                    services.retriever.idf)
+        if fresh is not None:
+            answer = ask(services, question, image, image_mime=image_mime, mode=mode, searched=fresh)
+            if not answer.declined:
+                return answer
     result = searched.top(k) if searched is not None else services.retriever.search(q, k)
     hits = result.hits
     support = judge(result, weight=services.retriever.idf)
@@ -47,7 +58,8 @@ def ask(services: Services, question: str | None = None, image: bytes | ImageUpl
     if mode == "gemini":
         return _gemini(services, q, hits, chat_model, history, on_token)
     labelled = evidence_labels(hits)
-    quoted = quote(result.words, hits, list(labelled), weight=services.retriever.idf, image=q.image is not None)
+    quoted = quote(result.words, hits, list(labelled), weight=services.retriever.idf, image=q.image is not None,
+                   similar=minilm_similarity)
     # a quoted caption sentence's citation starts where it is said; the hits keep their retrieval moments
     cited = {lab: h.model_copy(update={"moment": quoted.moments[lab]}) if lab in quoted.moments else h
              for lab, h in labelled.items()}
@@ -55,6 +67,35 @@ def ask(services: Services, question: str | None = None, image: bytes | ImageUpl
     if not citations:  # an answer no retrieved place supports is never shown as an answer
         return Answer(text=DECLINE, mode="offline", declined=True, hits=tuple(hits))
     return Answer(text=clean, citations=tuple(citations), mode="offline", hits=tuple(hits))
+
+
+def _other_places_first(result: SearchResult, cited: Sequence[Citation],
+                        idf: Callable[[str], float]) -> SearchResult | None:
+    """The result with the places not cited yet first, those about the question as much as the cited ones
+    (their text holds at least half the idf weight of the query terms that the best cited place holds: the
+    next hits of a fused search can be a title slide or a diagram that shares one common word); None: none."""
+    terms = set(tokens(result.words))
+
+    def weight(hit: Hit) -> float:
+        return sum(idf(t) for t in terms & set(tokens(located_text(hit))))
+
+    old = [h for h in result.hits if any(_same_place(h, c) for c in cited)]
+    bar = 0.5 * max((weight(h) for h in old), default=0.0)
+    new = [h for h in result.hits if h not in old and weight(h) >= bar]
+    if not new:
+        return None
+    return SearchResult(result.query, new + [h for h in result.hits if h not in new], result.image_words)
+
+
+def _same_place(hit: Hit, c: Citation) -> bool:
+    """The hit is where the citation points: the same segment, or an overlapping page of the same file."""
+    if c.source != hit.chunk.source:
+        return False
+    if isinstance(c.locator, PageSpan):
+        loc = hit.locator
+        return isinstance(loc, PageSpan) and c.locator.first <= loc.last and loc.first <= c.locator.last
+    seg, span = c.segment or c.locator, hit.chunk.locator
+    return isinstance(span, TimeSpan) and seg.start_s < span.end_s and span.start_s < seg.end_s
 
 
 def _query_image(image: bytes | ImageUpload | None, mime: str) -> tuple[bytes | None, str]:

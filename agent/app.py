@@ -43,7 +43,8 @@ button.ll-cite { display: block; width: 100%; text-align: left; padding: 6px 10p
   cursor: pointer; font-size: var(--text-sm); }
 button.ll-cite:hover { background: var(--button-secondary-background-fill-hover); }
 .ll-preview { display: flex; gap: 8px; margin-top: 4px; font-size: var(--text-sm); }
-.ll-preview blockquote { margin: 0; padding-left: 8px; border-left: 3px solid var(--border-color-primary); }
+.ll-preview blockquote { margin: 0; padding-left: 8px; border-left: 3px solid var(--border-color-primary);
+                         white-space: pre-line; }
 .ll-thumb { width: 112px; height: auto; object-fit: contain; border-radius: 4px; flex: none; }
 .ll-note { opacity: 0.75; font-size: var(--text-xs); }
 .ll-group summary { cursor: pointer; font-weight: 600; margin: 6px 0; }

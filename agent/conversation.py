@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agent.moments import localize, quoted, slide_at
+from agent.offline import page_quote
 from agent.overview import page_title
 from rag.citations import cite, clock, located_text
 from rag.errors import LectureLensError
@@ -150,6 +151,8 @@ def _preview(hit: Hit | None, c: Citation, play: float | None, limit: int = 320)
         start = play if play is not None else c.locator.start_s
         lines = [txt for a, b, txt in hit.chunk.cues if b > start + 0.05][:3]
         text = " ".join(lines)
+    elif isinstance(c.locator, PageSpan):
+        text = page_quote(hit)  # the page's statements, not its raw text layer with a chart's tick values
     else:
         text = " ".join(located_text(hit).split())
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
@@ -242,6 +245,9 @@ def answer_stream(services: Any, conv: Conversation, question: str, *, image: by
         history = conv.history()
         if history:
             kwargs["history"] = history
+        prev = next((t for t in reversed(conv.turns) if t.done and not t.error), None)
+        if image is None and query != question and prev is not None and prev.sources:  # a follow-up
+            kwargs["cited_before"] = tuple(s.citation for s in prev.sources)  # "tell me more": prefer other places
         if _mode(services) == "gemini":  # the model's tokens are shown as they come
             streamed = True
             for partial in _tokens(lambda on_token: answer_fn(services, query or None, image, on_token=on_token,

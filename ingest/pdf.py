@@ -90,7 +90,7 @@ def extract_pdf(path: Path, rel: str, media_dir: Path, settings: ChunkingSetting
     ex = Extracted(source=source, warnings=warnings)
     for first in range(1, n + 1, settings.pdf_slice_pages):
         last = min(n, first + settings.pdf_slice_pages - 1)
-        cid = chunk_id(sha, PageSpan(first=first, last=last))
+        cid = chunk_id(sha, PageSpan(first=first, last=last), rel)
         page_texts = tuple(texts[first - 1:last])
         slice_pdf = _slice_pdf(reader, first, last, rel) if want_media else None
         chunk = Chunk(id=cid, source=rel, source_sha256=sha, kind="pdf", title=title,

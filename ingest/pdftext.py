@@ -8,6 +8,9 @@ Rules, in order (`clean_lines` per page, then `find_boilerplate`/`strip_boilerpl
 - NFKC per character (ligatures ﬁ→fi, mathematical italic 𝜃→θ, NBSP→space, full-width forms),
   except superscripts, subscripts and vulgar fractions, which NFKC would flatten into misleading
   text (x² → x2, 10⁻³ → 10-3); then NFC to recompose accents.
+- a line that starts with one space before its first character starts with "• ": pdfium writes a space
+  for a symbol-font bullet glyph it cannot map (the VPN deck's bullets and sub-bullets), so without it a
+  sub-bullet starting in lower case reads as the wrapped tail of the bullet above.
 - whitespace collapsed inside a line; empty lines and lines made only of plot markers (●, ■, ▲…)
   dropped.
 - deck-wide boilerplate: a line (digits masked, so "12/42" and "13/42" are one line) that sits in
@@ -35,6 +38,7 @@ _DIGITS = re.compile(r"\d+")
 _TOKEN = re.compile(r"\w+")
 _WORD = re.compile(r"[^\W\d_]+")
 MAX_COUNTER_WORDS = 3
+_GLYPH_GAP = re.compile(r" (?=[^\W\d_])")  # " Support multiple customers": an unmapped bullet glyph before a word
 
 
 @functools.lru_cache(maxsize=8192)
@@ -61,11 +65,13 @@ def _is_marker_line(line: str) -> bool:
     return all(c.isspace() or c in "•·" or "\u25a0" <= c <= "\u25ff" for c in line)
 
 
-def clean_lines(raw: str) -> list[str]:
-    """One page's raw extracted text → its cleaned, non-empty lines (see the module docstring)."""
+def clean_lines(raw: str, glyph_bullets: bool = True) -> list[str]:
+    """One page's raw extracted text → its cleaned, non-empty lines (see the module docstring;
+    `glyph_bullets=False` leaves a leading space unmarked, as before bullets were recovered from it)."""
     text = raw.replace("\r\n", "\n").replace("\r", "\n")
     text = unicodedata.normalize("NFC", "".join(_norm_char(c) for c in text))
-    lines = (" ".join(line.split()) for line in text.split("\n"))
+    lines = (("• " if glyph_bullets and _GLYPH_GAP.match(line) else "") + " ".join(line.split())
+             for line in text.split("\n"))
     return [line for line in lines if line and not _is_marker_line(line)]
 
 
@@ -146,9 +152,9 @@ def strip_boilerplate(lines: Sequence[str], keys: set[str]) -> list[str]:
     return out
 
 
-def clean_deck(raw_pages: Sequence[str]) -> tuple[list[str], set[str]]:
+def clean_deck(raw_pages: Sequence[str], glyph_bullets: bool = True) -> tuple[list[str], set[str]]:
     """Clean every page of a deck; returns the page texts and the boilerplate keys removed."""
-    pages = [clean_lines(raw) for raw in raw_pages]
+    pages = [clean_lines(raw, glyph_bullets) for raw in raw_pages]
     # Statistics over distinct slides only: the steps of an overlay build would otherwise make
     # the slide's own title look like a running header in a short deck.
     builds = find_builds(["\n".join(lines) for lines in pages])

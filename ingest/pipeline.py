@@ -117,18 +117,53 @@ def _image_key(rec: ImageRecord, views: Sequence[ViewName]) -> str:
     return vector_id(rec.chunk_id, best)
 
 
-def _forget(rel: str, entry: ManifestEntry | None, services: Services, keep_media: Path | None = None,
+def _forget(rel: str, manifest: Manifest, services: Services, keep_media: Path | None = None,
             keep_transcript: Path | None = None) -> None:
     """Remove every trace of a source: vectors, pictures, media files, machine transcript (except the
-    folders a new version uses)."""
+    folders a new version uses, and those another source still uses: byte-identical files share them)."""
     services.store.delete_source(rel)
-    if entry:
-        services.image_index.remove(list(entry.image_keys))
-        if entry.media_dir and Path(entry.media_dir) != keep_media:
-            shutil.rmtree(Path(entry.media_dir), ignore_errors=True)
-        old = entry.transcript.path if entry.transcript is not None else None
-        if old and Path(old).parent != (keep_transcript.parent if keep_transcript else None):
-            shutil.rmtree(Path(old).parent, ignore_errors=True)
+    entry = manifest.get(rel)
+    if entry is None:
+        return
+    services.image_index.remove(list(entry.image_keys))
+    others = [e for r, e in manifest.sources.items() if r != rel]
+    in_use = {Path(e.media_dir) for e in others if e.media_dir} | {keep_media}
+    if entry.media_dir and Path(entry.media_dir) not in in_use:
+        shutil.rmtree(Path(entry.media_dir), ignore_errors=True)
+    in_use = {Path(e.transcript.path).parent for e in others if e.transcript is not None}
+    in_use.add(keep_transcript.parent if keep_transcript else None)
+    old = entry.transcript.path if entry.transcript is not None else None
+    if old and Path(old).parent not in in_use:
+        shutil.rmtree(Path(old).parent, ignore_errors=True)
+
+
+def _same_bytes(found: Sequence[Found], shas: dict[str, str]) -> list[str]:
+    """A note per file whose bytes (and captions) equal an earlier file's: both stay indexed and citable."""
+    first: dict[str, str] = {}
+    notes = []
+    for f in found:
+        sha = shas.get(f.rel)
+        if sha is None:
+            continue
+        if sha in first:
+            notes.append(f"{f.rel}: the same bytes as {first[sha]}; both are indexed and cited under their own "
+                         "names, so a search may list the same passage twice. Delete or --exclude one copy if "
+                         "you do not want that.")
+        else:
+            first[sha] = f.rel
+    return notes
+
+
+def _lost_copies(found: Sequence[Found], shas: dict[str, str], skipped: Sequence[str],
+                 services: Services) -> list[_Job]:
+    """Unchanged files with a byte-identical twin whose vectors are not in the store: an index made before
+    chunk IDs held the path stored only one copy of each pair, so the other one is ingested again."""
+    counts: dict[str, int] = {}
+    for sha in shas.values():
+        counts[sha] = counts.get(sha, 0) + 1
+    twins = [f for f in found if f.rel in skipped and counts.get(shas.get(f.rel, ""), 0) > 1]
+    return [_Job(f, shas[f.rel], _wants_transcript(f, services.settings.transcribe.mode))
+            for f in twins if not services.store.chunks_of(f.rel)]
 
 
 @dataclass
@@ -181,7 +216,7 @@ def commit_one(found: Found, sha: str, prepared: Prepared, services: Services, m
                           "Everything embedded before it is kept in the vector cache; fix or --exclude the file "
                           "and re-run.") from None
     media_dir = source_media_dir(services.media_dir, ex.source.sha256)
-    _forget(found.rel, manifest.get(found.rel), services, keep_media=media_dir,  # older version / killed run
+    _forget(found.rel, manifest, services, keep_media=media_dir,  # older version / killed run
             keep_transcript=transcript[0] if transcript else None)
     per_chunk: dict[int, list[tuple[int, list[float]]]] = {}
     for (ci, vi), vec in zip(owners, vectors, strict=True):
@@ -299,12 +334,13 @@ def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[st
         if p.is_dir():
             for rel in manifest.under(root):
                 if rel not in present:
-                    _forget(rel, manifest.get(rel), services)
+                    _forget(rel, manifest, services)
                     manifest.drop(rel)
                     report.removed.append(rel)
         todo.extend(found)
 
     jobs: list[_Job] = []
+    shas: dict[str, str] = {}
     for f in todo:
         try:
             machine = _wants_transcript(f, services.settings.transcribe.mode)
@@ -314,12 +350,17 @@ def ingest_paths(paths: Sequence[Path], services: Services, *, exclude: tuple[st
         except LectureLensError as e:
             report.failed.append({"source": f.rel, "error": f"Could not ingest {f.rel}: {e}"})
             continue
+        shas[f.rel] = sha
         entry = manifest.get(f.rel)
         if entry and entry.sha256 == sha and entry.fingerprint == services.fingerprint:
             report.skipped.append(f.rel)
         else:
             jobs.append(_Job(f, sha, machine))
 
+    report.warnings.extend(_same_bytes(todo, shas))
+    for job in _lost_copies(todo, shas, report.skipped, services):
+        report.skipped.remove(job.found.rel)
+        jobs.append(job)
     memo: SearchMemo | None = None  # the deck pages, keyframe searches remembered for alignment
     deck: DeckText | None = None
     with progress_bar(show_progress) as bar:

@@ -227,7 +227,7 @@ def build_chunk(source: Source, parts: SegmentParts) -> tuple[Chunk, View]:
     span = TimeSpan(start_s=round(start, 3), end_s=round(end, 3))
     captions = " ".join(c.text for c in parts.cues)
     chunk = Chunk(
-        id=chunk_id(source.sha256, span),
+        id=chunk_id(source.sha256, span, source.path),
         source=source.path,
         source_sha256=source.sha256,
         kind=source.kind,

@@ -8,21 +8,22 @@ own `genai.Client` from `base_url`/`api_version`/key, and on every request it se
 options wholesale (google/genai/_api_client.py `patch_http_options`). So `max_retries=5` meant 5 attempts
 (one retry fewer than configured) and other backoff bounds. We pass our full options per request instead; a
 per-request `http_options` wins over the derived ones (`_merge_http_options` in its chat_models.py).
+Those options now say one attempt: retries are ours (rag/gemini_retry.py), so they can wait as long as a 429's
+RetryInfo asks, which the SDK's HttpRetryOptions cannot.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any, Literal, TypeVar
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Literal
 
 from pydantic import SecretStr
 
 from rag.errors import ProviderError
+from rag.gemini_retry import RETRY_STATUS_CODES, RetriesStopped, RetryPolicy, find_cause, retry_info
 from rag.settings import GeminiSettings
 
-E = TypeVar("E", bound=BaseException)
-
-RETRY_STATUS_CODES = [408, 429, 500, 502, 503, 504]
 Purpose = Literal["ingest", "query", "chat"]
 
 _TIMEOUT_KEY = {"ingest": "gemini.timeout_s", "query": "gemini.query_timeout_s", "chat": "gemini.chat_timeout_s"}
@@ -55,18 +56,17 @@ class GeminiProvider:
         return {"ingest": s.timeout_s, "query": s.query_timeout_s, "chat": s.chat_timeout_s}[purpose]
 
     def retry_options(self) -> Any:
-        """`HttpRetryOptions` shared by every client: retries after the first attempt, backoff bounds."""
+        """`HttpRetryOptions` for every client: one attempt, since `retry()` owns the retries."""
         from google.genai import types
 
+        return types.HttpRetryOptions(attempts=1)
+
+    def retry(self, purpose: Purpose) -> RetryPolicy:
+        """The retry policy of ingest embedding, query embedding or chat calls."""
         s = self.settings
-        return types.HttpRetryOptions(
-            attempts=s.retries + 1,  # the SDK counts the first call
-            initial_delay=s.retry_initial_s,
-            max_delay=s.retry_max_s,
-            # The SDK's default jitter adds up to 1 s per retry whatever the delays; scale it instead.
-            jitter=s.retry_initial_s,
-            http_status_codes=RETRY_STATUS_CODES,
-        )
+        return RetryPolicy(retries=s.retries, initial_s=s.retry_initial_s, max_s=s.retry_max_s,
+                           after_max_s=s.retry_after_max_s, budget_s=self.timeout_s(purpose),
+                           budget_key=_TIMEOUT_KEY[purpose])
 
     def request_options(self, purpose: Purpose) -> Any:
         """Per-request `HttpOptions` (timeout for this purpose + the retry policy)."""
@@ -97,7 +97,8 @@ class GeminiProvider:
         s = self.settings
         kwargs: dict[str, Any] = {
             "model": s.chat_model, "google_api_key": SecretStr(self._secret), "base_url": s.base_url,
-            "api_version": s.api_version, "timeout": self.timeout_s("chat"), "max_retries": s.retries + 1,
+            # One attempt: our retry policy (set below) retries the whole call.
+            "api_version": s.api_version, "timeout": self.timeout_s("chat"), "max_retries": 1,
         }
         if s.temperature is not None:  # unset: the model's default (Gemini 3 advises against lowering it)
             kwargs["temperature"] = s.temperature
@@ -107,6 +108,7 @@ class GeminiProvider:
             kwargs["thinking_budget"] = s.thinking_budget
         model = _chat_class()(**{**kwargs, **overrides})
         model._request_options = self.request_options("chat")
+        model._retry = self.retry("chat")
         return model
 
     # --- errors ---
@@ -121,9 +123,11 @@ class GeminiProvider:
         exception's cause chain (LangChain wraps the SDK's errors); None for anything else."""
         from google.genai import errors
 
-        tries = f"{self.settings.retries + 1} attempt(s)"
-        api: Any = _find(e, (errors.APIError,))
-        transport = _find(e, _transport_errors())
+        stopped = find_cause(e, (RetriesStopped,))
+        tries = f"{stopped.attempts if stopped else self.settings.retries + 1} attempt(s)"
+        why = f" ({stopped.why})" if stopped and stopped.why else ""
+        api: Any = find_cause(e, (errors.APIError,))
+        transport = find_cause(e, _transport_errors())
         if api is not None:
             code = api.code or 0
             if "API_KEY_INVALID" in str(api.details):  # Gemini answers a bad key with a plain 400
@@ -136,7 +140,7 @@ class GeminiProvider:
                           "model (see Gemini's deprecations page) and check gemini.api_version.")
             else:
                 remedy = _REMEDIES.get(code, _SERVER_REMEDY)
-            after = f" after {tries}" if code in RETRY_STATUS_CODES else ""
+            after = f" after {tries}{why}" if code in RETRY_STATUS_CODES else ""
             detail = (api.message or "").strip().rstrip(".")
             msg = f"{what}: HTTP {code} {api.status or ''}{after}: {detail}. {remedy}"
         elif transport is not None:
@@ -146,7 +150,7 @@ class GeminiProvider:
             else:
                 problem = f"could not reach {self.settings.base_url or 'the Gemini API'} ({type(transport).__name__})"
                 remedy = "Check the network and gemini.base_url, then try again."
-            msg = f"{what}: {problem} after {tries}. {remedy}"
+            msg = f"{what}: {problem} after {tries}{why}. {remedy}"
         else:
             return None
         return ProviderError(self.scrub(msg))
@@ -162,15 +166,7 @@ class GeminiProvider:
 
 def _quota(details: Any) -> str:
     """The remedy a 429's QuotaFailure/RetryInfo details call for ('' when it carries none)."""
-    error = details.get("error", details) if isinstance(details, dict) else {}
-    items = error.get("details") if isinstance(error, dict) else None
-    quota_id, delay = "", ""
-    for d in items if isinstance(items, list) else []:
-        kind = str(d.get("@type", "")) if isinstance(d, dict) else ""
-        if kind.endswith("QuotaFailure"):
-            quota_id = next((str(v.get("quotaId", "")) for v in d.get("violations") or []), "")
-        elif kind.endswith("RetryInfo"):
-            delay = str(d.get("retryDelay", ""))
+    quota_id, delay = retry_info(details)
     if not quota_id:
         return ""
     if "PerDay" in quota_id:
@@ -186,16 +182,6 @@ def is_gemini_3(model: str) -> bool:
     import re
 
     return any(int(m) >= 3 for m in re.findall(r"gemini-(\d+)", model.lower()))
-
-
-def _find(e: BaseException | None, types_: tuple[type[E], ...]) -> E | None:
-    seen = set()
-    while e is not None and id(e) not in seen and types_:
-        if isinstance(e, types_):
-            return e
-        seen.add(id(e))
-        e = e.__cause__ or e.__context__
-    return None
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:
@@ -221,11 +207,43 @@ def _chat_class() -> Any:
 
         class LectureLensChat(ChatGoogleGenerativeAI):
             _request_options: Any = PrivateAttr(default=None)
+            _retry: RetryPolicy | None = PrivateAttr(default=None)
 
             def _prepare_request(self, messages: Any, **kwargs: Any) -> Any:
                 if self._request_options is not None:
                     kwargs.setdefault("http_options", self._request_options)
                 return super()._prepare_request(messages, **kwargs)
+
+            # Each call is retried by our policy (the SDK makes one attempt). A stream is retried until its first
+            # chunk arrives: once text has been handed on, a failure is reported, not replayed.
+            def _generate(self, *args: Any, **kwargs: Any) -> Any:
+                call = lambda: super(LectureLensChat, self)._generate(*args, **kwargs)  # noqa: E731
+                return self._retry.run(call) if self._retry else call()
+
+            async def _agenerate(self, *args: Any, **kwargs: Any) -> Any:
+                call = lambda: super(LectureLensChat, self)._agenerate(*args, **kwargs)  # noqa: E731
+                return await (self._retry.arun(call) if self._retry else call())
+
+            def _stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+                def first() -> tuple[Any, Iterator[Any]]:
+                    chunks = super(LectureLensChat, self)._stream(*args, **kwargs)
+                    return next(chunks, None), chunks
+
+                head, rest = self._retry.run(first) if self._retry else first()
+                if head is not None:
+                    yield head
+                    yield from rest
+
+            async def _astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+                async def first() -> tuple[Any, AsyncIterator[Any]]:
+                    chunks = super(LectureLensChat, self)._astream(*args, **kwargs)
+                    return await anext(chunks, None), chunks
+
+                head, rest = await (self._retry.arun(first) if self._retry else first())
+                if head is not None:
+                    yield head
+                    async for chunk in rest:
+                        yield chunk
 
         _CHAT_CLASS = LectureLensChat
     return _CHAT_CLASS

@@ -22,12 +22,16 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def chunk_id(source_sha256: str, locator: Locator) -> str:
-    """Hash of the source bytes' hash and the locator (rounded to ms for time spans)."""
+def chunk_id(source_sha256: str, locator: Locator, source: str) -> str:
+    """Hash of the source bytes' hash, its path in the course and the locator (rounded to ms for time spans).
+
+    The path is in it because two byte-identical files (a lecture copied under two names, the same deck twice)
+    are two sources a user sees and cites: with the bytes alone they shared IDs, the second file's vectors
+    never reached the store, and deleting either copy left the other unsearchable."""
     if isinstance(locator, TimeSpan):
         loc = f"t:{locator.start_s:.3f}-{locator.end_s:.3f}"
     elif isinstance(locator, PageSpan):
         loc = f"p:{locator.first}-{locator.last}"
     else:  # pragma: no cover - the union is closed
         raise TypeError(locator)
-    return sha256_text(f"{source_sha256}|{loc}")[:24]
+    return sha256_text(f"{source_sha256}|{source}|{loc}")[:24]

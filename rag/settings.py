@@ -45,6 +45,9 @@ class GeminiSettings(BaseModel):
     retries: int = Field(5, ge=0, le=20, description="Attempts after the first on 408/429/5xx.")
     retry_initial_s: float = Field(1.0, ge=0, description="First backoff delay.")
     retry_max_s: float = Field(30.0, ge=0, description="Longest backoff delay.")
+    retry_after_max_s: float = Field(
+        60.0, ge=0, description="Longest wait a 429's RetryInfo.retryDelay may ask for; a longer one (a used-up "
+        "daily quota) fails at once. The waits of one call add up to at most its timeout.")
     vertex_limits: bool = Field(
         False, description="Apply Vertex AI's stricter media limits (video with audio <= 80 s).")
 

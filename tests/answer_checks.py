@@ -14,7 +14,8 @@ _WORD = re.compile(r"[^\W\d_]{2,}")
 _NUMBER = re.compile(r"[-−+]?[\d.,%]+")
 _LETTER = re.compile(r"(?<![\w'’-])[^\W\d_aAI](?![\w'’-])")
 # a statement says something: a chart label ("100 within-cluster sum of squares elbow") has none of these
-_CUT = re.compile(r"\b(?:the|a|an|and|or|of|to|in|for|with|by|than)$", re.IGNORECASE)  # "Used by value iteration and"
+# a line cut before its end ("Used by value iteration and") or a lead-in to sub-bullets ("A good VPN service should")
+_CUT = re.compile(r"\b(?:the|a|an|and|or|of|to|in|for|with|by|than|should|must|can|will|would|may)$", re.IGNORECASE)
 _STATEMENT = frozenset("is are was were be can will should must may do does has have the a an this that it we you "
                        "they which when if to for by with than".split())
 
@@ -25,6 +26,8 @@ def statements(answer: str) -> list[str]:
     for line in answer.splitlines():
         line = line.strip()
         if not line or line.startswith("This picture is shown in") or line.startswith("See "):
+            continue
+        if line.endswith(":") and not _LABEL.search(line):  # a lead ("Closest in meaning (…):"), not a quote
             continue
         for part in re.split(r"(?<=\])\.?\s+", line.lstrip("• ")):
             body = _LABEL.sub("", part).strip()
@@ -37,7 +40,7 @@ def fragments(answer: str) -> list[str]:
     """Statements that are not statements: fewer than three real words (a defining formula such as
     "Precision = TP / (TP + FP)" excepted), rows of numbers, a chart label: a tick value at either end of
     a few words that say nothing ("100 within-cluster sum of squares elbow"), or a line cut before its end
-    ("Used by value iteration and")."""
+    ("Used by value iteration and", "A good VPN service should")."""
     bad = []
     for s in statements(answer):
         words = _WORD.findall(s)
@@ -89,3 +92,9 @@ def code_lines(question: str, answer: str) -> list[str]:
         if _R_ASSIGN.search(s) or _CODE_CALL.search(s) and len(prose) < 5:
             bad.append(s)
     return bad
+
+
+def pointer_only(answer: str) -> bool:
+    """An answer that quotes nothing and only points at places ("See deck.pdf p. 4 [S1].")."""
+    lines = [line.strip() for line in answer.splitlines() if line.strip()]
+    return bool(lines) and all(line.startswith("See ") for line in lines)

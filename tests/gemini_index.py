@@ -29,7 +29,8 @@ def tiny_index(index: Path, url: str, **gemini) -> Services:
     chunks, views = [], []
     for page, text in enumerate(PAGES, start=1):
         loc = PageSpan(first=page, last=page)
-        chunks.append(Chunk(id=chunk_id("deck", loc), source="slides/deck.pdf", source_sha256="deck", kind="pdf",
+        chunks.append(Chunk(id=chunk_id("deck", loc, "slides/deck.pdf"), source="slides/deck.pdf",
+                            source_sha256="deck", kind="pdf",
                             title="Deck", locator=loc, text=text, page_texts=(text,)))
         views.append(View(name=f"p{page}", item=EmbedItem(text=text, title="Deck"), page=page, text=text))
     vectors = services.embedder.embed_documents([v.item for v in views], label="slides/deck.pdf")

@@ -300,3 +300,26 @@ def test_retrieval_moment_sets_playback_and_the_slide_then(services):
     assert starts["S1"] == 60.0  # the moment wins over the quoted sentence's cue (52 s)
     assert c.slide.page == 10 and c.display == "Lecture 1 · 1:00–1:06 (slides p. 10)"
     assert c.segment == TimeSpan(start_s=48.4, end_s=71.5)
+
+
+def test_a_page_source_quotes_its_statements_not_its_chart_ticks(services):
+    """The source panel quoted a page's raw text layer: "1 2 3 4 5 6 7 8 number of clusters k 20 40 100 …"."""
+    chart = ("1 2 3 4 5 6 7 8\nnumber of clusters k\n20\n40\n100\nwithin-cluster sum of squares\nelbow\n"
+             "Choosing k: the elbow method\n• Plot the within-cluster sum of\nsquares against k\n"
+             "• Pick k where the curve bends (the\nelbow)")
+    deck = DECK_CHUNK.model_copy(update={"page_texts": (*DECK_CHUNK.page_texts[:3], chart, *DECK_CHUNK.page_texts[4:])})
+    hit = Hit(chunk=deck, score=1.0, refined=PageSpan(first=4, last=4))
+
+    def answer(services, question, image, **kw):
+        return Answer(text="• Pick k where the curve bends (the elbow) [S1]", citations=(cite("S1", hit),),
+                      mode="offline", hits=(hit,))
+
+    conv = _run(services, {"text": "how do I choose k?", "files": []}, answer_fn=answer)[-1][3]
+    assert conv.source("t1:S1").preview == ("Choosing k: the elbow method\n• Plot the within-cluster sum of squares "
+                                            "against k\n• Pick k where the curve bends (the elbow)")
+    # a figure without statements: its lines that read as words, not its tick values
+    figure = deck.model_copy(update={"page_texts": ("0.2 0.4 0.6\nRelative number of births\n0 10 20\nPosterior "
+                                                    "draws\nθ",) * 6})
+    hit = Hit(chunk=figure, score=1.0, refined=PageSpan(first=4, last=4))
+    conv = _run(services, {"text": "how do I choose k?", "files": []}, answer_fn=answer)[-1][3]
+    assert conv.source("t1:S1").preview == "Relative number of births\nPosterior draws"

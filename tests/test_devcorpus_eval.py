@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from rag.cli import _register_plugins, cli
-from tests.answer_checks import code_lines, fragments, off_topic
+from tests.answer_checks import code_lines, fragments, off_topic, pointer_only
 
 ROOT = Path(__file__).resolve().parents[1]
 DEVCORPUS = ROOT / "eval" / "datasets" / "devcorpus.yaml"
@@ -22,7 +22,7 @@ DEVCORPUS = ROOT / "eval" / "datasets" / "devcorpus.yaml"
 # family (the overall share would include `xpara`): at most 2, 1 and 1 wrongly declined (3 of 115 overall before).
 CI_FLOORS = ("para.hit@5=0.84", "para.hit@1=0.7", "gen.hit@5=0.99", "gen.hit@1=0.75", "near.decline_accuracy=0.88",
              "hpara.hit@5=0.92", "hnear.decline_accuracy=0.62", "para.answered=0.96", "gen.answered=0.93",
-             "hpara.answered=0.96", "citation_precision=0.53", "citation_recall=0.7")
+             "hpara.answered=0.96", "citation_precision=0.56", "citation_recall=0.7")
 
 _register_plugins()
 
@@ -69,3 +69,6 @@ def test_devcorpus_eval_meets_its_floors(devcorpus_index, monkeypatch, tmp_path)
     # code is no statement: "pp_check(fit, ndraws=100)" answered two questions before it was recognised
     code = {c["id"]: code_lines(c["question"], c["answer"]["answer"]) for c in answered}
     assert not {k: v for k, v in code.items() if v}
+    # a paraphrase whose words no statement carries quotes the closest statement in meaning: "See … p. 4 [S1]."
+    # alone answered 7 tuned and held-out questions before
+    assert not [c["id"] for c in answered if pointer_only(c["answer"]["answer"]) and not c["id"].startswith("x")]

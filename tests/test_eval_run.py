@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from eval.runner import Retrieved
 from rag.cli import _register_plugins, cli
-from tests.answer_checks import code_lines, fragments, off_topic
+from tests.answer_checks import code_lines, fragments, off_topic, pointer_only
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "eval" / "datasets" / "sample-course.yaml"
@@ -161,6 +161,7 @@ def test_sample_course_eval_end_to_end(eval_index, offline_env, tmp_path):
     assert not {k: v for k, v in padded.items() if v}
     code = {c["id"]: code_lines(c["question"] or "", c["answer"]["answer"]) for c in rep["cases"]}
     assert not {k: v for k, v in code.items() if v}
+    assert not [c["id"] for c in rep["cases"] if pointer_only(c["answer"]["answer"])]  # always a quote or a place
 
     # Re-running against a baseline shows zero deltas (on the text-video family, to keep the suite fast).
     res = lecturelens_eval("--answers", "--filter", "vid", "--out", str(second))

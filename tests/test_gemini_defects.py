@@ -273,15 +273,19 @@ def test_ask_with_webp_bytes_sends_one_jpeg(tiny, fake_gemini):
     assert mimes == {"image/jpeg"}
 
 
-@pytest.mark.parametrize("quota, expect", [
-    ("minute", "Rate limit EmbedContentRequestsPerMinutePerProjectPerModel reached (Gemini says retry in 1s)"),
-    ("day", "The daily quota EmbedContentRequestsPerDayPerProjectPerModel is used up"),
+@pytest.mark.parametrize("quota, expect, attempts", [
+    ("minute", "Rate limit EmbedContentRequestsPerMinutePerProjectPerModel reached (Gemini says retry in 1s)", 2),
+    # a used-up daily quota asks for 12 hours: not waited for, not retried
+    ("day", "The daily quota EmbedContentRequestsPerDayPerProjectPerModel is used up", 1),
 ])
-def test_429_remedy_reads_the_quota_details(fake_gemini, quota, expect):
+def test_429_remedy_reads_the_quota_details(fake_gemini, quota, expect, attempts):
     fake_gemini.fail_next(429, times=5, quota=quota)
     with pytest.raises(ProviderError) as info:
         _embedder(fake_gemini).embed_documents([EmbedItem(text="x")], label="a.pdf")
-    assert expect in str(info.value) and "HTTP 429" in str(info.value) and "2 attempt(s)" in str(info.value)
+    assert expect in str(info.value) and "HTTP 429" in str(info.value)
+    assert f"{attempts} attempt(s)" in str(info.value) and len(fake_gemini.embed_requests) == attempts
+    if quota == "day":
+        assert "Gemini asked to wait 43200 s, longer than gemini.retry_after_max_s (60 s)" in str(info.value)
 
 
 def test_chat_errors_reach_the_ui_as_the_remedy(tiny, fake_gemini):

@@ -150,9 +150,17 @@ def test_sub_bullets_ellipses_and_numbered_headings():
     page = "Goal of a VPN\n• Support multiple corporate customers\n-- in this case, the traffic should be\n" \
            "isolated\n-- Genomic origin of reads (exonic)\n...but we need to take the Jacobian into account\n" \
            "6.1 The place of model checking in applied Bayesian statistics\n--->"
-    assert [u.text for u in slide_units(page)] == [
-        "Support multiple corporate customers", "in this case, the traffic should be isolated",
+    assert [u.text for u in slide_units(page)] == [  # a sub-bullet that qualifies its bullet is read with it
+        "Support multiple corporate customers in this case, the traffic should be isolated",
         "Genomic origin of reads (exonic)", "but we need to take the Jacobian into account"]
+    vpn = ("Provider-provisioned MPLS VPN\n• Objective\n• Find a solution that is as automatic as possible\n"
+           "• for the service provider\n• for the customers of the VPN service\n• A good VPN service should\n"
+           "• be easy to use and manage\n• Gini impurity measures how mixed a\nnode is")
+    assert [u.text for u in slide_units(vpn)] == [
+        "Find a solution that is as automatic as possible for the service provider",
+        "Find a solution that is as automatic as possible for the customers of the VPN service",
+        "be easy to use and manage",  # a lead-in ("… should") is no statement; one ending in "is" can be
+        "Gini impurity measures how mixed a node is"]
 
 
 def test_a_quoted_caption_sentence_is_cited_where_it_is_said():
@@ -219,3 +227,32 @@ def test_code_lines_are_never_quoted_unless_the_question_asks_for_code():
     assert is_code("(assignment | year), family=binomial()")  # the tail of a call split over lines
     assert not is_code('ppc_stat(y, yrep), the default statistic "mean" is usually bad')  # prose naming a function
     assert not is_code("Precision = TP / (TP + FP)") and not is_code("Test quantity (or discrepancy measure) T(y, θ)")
+
+
+def test_a_paraphrase_without_the_statements_words_quotes_the_closest_in_meaning():
+    """devcorpus para-seq-01 was answered "See hbc-ngs_sequencing_technologies.pdf p. 4 [S1]." only: the
+    question's words are spread over three places, so no statement carried enough of them. The statement
+    closest in meaning (offline MiniLM) is quoted now, under a lead that says how it was chosen; the pointer
+    stays the fallback when nothing is close."""
+    from agent.offline import MEANING_LEAD, minilm_similarity
+    from tests.answer_checks import fragments, off_topic, pointer_only
+
+    flow = _pdf("Flow cell\nA glass surface coated with an arrangement of paired oligos that are complementary to "
+                "the adapters added to your template molecules.\nA flow cell can have varying numbers of lanes, "
+                "depending on the sequencing machine.", page=4, source="slides/seq.pdf")
+    reads = _pdf("Reads\n• Read length: 50bp - 250bp, depends on the sequencer", page=13, source="slides/seq.pdf")
+    tunnels = _pdf("Tunnels\n• IP in IP tunnelling can be used to carry IP packets inside IP packets", page=9,
+                   source="slides/vpn.pdf")
+    hits = [Hit(chunk=c, score=1.0 - i / 10) for i, c in enumerate((flow, reads, tunnels))]
+    q = "What is the glass slide inside the sequencer that carries the attached oligonucleotides?"
+    # the devcorpus index's IDF of the question's terms
+    idf = {"glass": 4.74, "inside": 2.69, "sequencer": 4.74, "carry": 3.13, "attach": 2.99, "oligonucleotid": 6.35}
+    weight = lambda t: idf.get(t, 3.0)  # noqa: E731
+    pointer = compose(q, hits, ["S1", "S2", "S3"], weight=weight)
+    assert pointer_only(pointer) and pointer.startswith("See seq.pdf p. 4 [S1].")  # what it said before
+    got = quote(q, hits, ["S1", "S2", "S3"], weight=weight, similar=minilm_similarity).text
+    assert got.splitlines() == [MEANING_LEAD, "A glass surface coated with an arrangement of paired oligos that "
+                                "are complementary to the adapters added to your template molecules [S1]."]
+    assert not pointer_only(got) and fragments(got) == [] and off_topic(q, got) == []
+    far = quote(q, hits, ["S1", "S2", "S3"], weight=weight, similar=lambda _q, c: [0.1] * len(c)).text
+    assert far == pointer  # nothing close in meaning: the named fallback points at the places

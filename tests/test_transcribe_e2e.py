@@ -111,12 +111,8 @@ def test_spoken_words_are_found_at_the_spoken_sentence(spoken, source, question,
     cs, ce, said = _best_cue(top.chunk, text)
     # The cue that carries the sentence's words starts where the sentence starts (a click plays it from
     # there); it may run on into the next sentence when the recognizer wrote a comma for the full stop.
-    # 0.8 s: the words of a window are not the same in every process. faster-whisper falls back to *sampling*
-    # on a low-confidence window, and CTranslate2's generator is per thread and seeded at its first use (no
-    # per-call seed; re-seeding did not make two calls agree), so what earlier transcriptions in the process
-    # drew changes the draw: in a full-suite run tiny.en heard "the yellow method K" for "the elbow is at k",
-    # and that cue started 0.68 s before the sentence (0.1-0.3 s otherwise).
-    assert abs(cs - start) <= 0.8 and ce >= end - 0.6, (cs, ce, said, start, end, text)
+    # Decoding is deterministic (ingest/whisper.py DECODE), so this holds whatever else the process transcribed.
+    assert abs(cs - start) <= 0.6 and ce >= end - 0.6, (cs, ce, said, start, end, text)
     assert hit_json(1, top)["transcript"] == "machine"
 
 

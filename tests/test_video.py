@@ -186,7 +186,7 @@ def test_ids_stable_and_progress(extracted, course: Path, tmp_path: Path):
                           tmp_path, ChunkingSettings())
     assert [c.id for c, _ in again.chunks] == [c.id for c, _ in ex.chunks]
     c = ex.chunks[1][0]
-    assert c.id == chunk_id(ex.source.sha256, TimeSpan(start_s=20.0, end_s=45.0))
+    assert c.id == chunk_id(ex.source.sha256, TimeSpan(start_s=20.0, end_s=45.0), c.source)
     assert calls and calls[-1] == (100, 100)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
 

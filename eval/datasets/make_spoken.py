@@ -106,7 +106,10 @@ def deck_pages(pdf: Path) -> list[str]:
         raw = [doc[i].get_textpage().get_text_range() for i in range(len(doc))]
     finally:
         doc.close()
-    return clean_deck(raw)[0]
+    # The narration script (and the committed cases that name its sentences) was written from the text as
+    # ingest cleaned it before unmapped bullet glyphs became bullets (the VPN deck); keep it as it was, so the
+    # spoken set and its cached media stay the same.
+    return clean_deck(raw, glyph_bullets=False)[0]
 
 
 def load_cases(path: Path = CASES) -> dict[str, Any]:

@@ -174,7 +174,8 @@ class GeminiEmbedder:
                                           http_options=self.gemini.request_options(purpose))
         what = f"Gemini ({self.model}) could not embed {label or 'the batch'}"
         try:
-            resp = self._client.models.embed_content(model=self.model, contents=contents, config=config)
+            resp = self.gemini.retry(purpose).run(
+                lambda: self._client.models.embed_content(model=self.model, contents=contents, config=config))
         except errors.APIError as e:
             err = self.gemini.error(e, what, purpose, self.model)
             if e.code == 400 and "API_KEY_INVALID" not in str(e.details) and err is not None:

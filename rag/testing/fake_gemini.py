@@ -49,6 +49,7 @@ class _Script:
     message: str | None
     quota: str = "minute"  # 429 details: "minute" or "day" quota
     skip: int = 0  # let this many matching requests through first
+    retry_delay: str | None = None  # the 429's RetryInfo.retryDelay ("1.5s"); None: the quota's usual one
 
 
 @dataclass
@@ -130,12 +131,12 @@ class FakeGeminiServer:
     # scripting
     def fail_next(
         self, status: int = 429, times: int = 1, *, action: str | None = None, message: str | None = None,
-        quota: str = "minute", skip: int = 0,
+        quota: str = "minute", skip: int = 0, retry_delay: str | None = None,
     ) -> None:
         """After `skip` requests, the next `times` (of `action`, e.g. "batchEmbedContents", if given) get this
-        error."""
+        error; a 429 says to retry after `retry_delay` (default: 1s for the minute quota, 43200s for the day's)."""
         with self._lock:
-            self._scripts.append(_Script(status, 0.0, times, action, message, quota, skip))
+            self._scripts.append(_Script(status, 0.0, times, action, message, quota, skip, retry_delay))
 
     def random_429(self, rate: float, seed: int = 0) -> None:
         """Answer a `rate` fraction of calls with a per-minute 429 (seeded, so a run is repeatable)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,7 @@ class RecordedRequest:
     body: Any
     api_key_present: bool
     status: int = 0  # the status the fake answered with
+    at: float = field(default_factory=time.monotonic)  # when it arrived (time.monotonic(), for retry timing)
     raw: bytes = field(default=b"", repr=False)  # the body as received (for key-leak checks)
 
     def __repr__(self) -> str:
@@ -117,7 +119,8 @@ class Handler(BaseHTTPRequestHandler):
         if script and script.delay_s:
             fake._wake.wait(script.delay_s)
         if script and script.status:
-            details = rules.quota_details(rec.model or "", script.quota) if script.status == 429 else None
+            details = (rules.quota_details(rec.model or "", script.quota, script.retry_delay)
+                       if script.status == 429 else None)
             return self._error(rec, script.status, script.message or rules.error_message(script.status), details)
         if fake._random_fail():
             return self._error(rec, 429, rules.error_message(429), rules.quota_details(rec.model or "", "minute"))

@@ -316,13 +316,13 @@ def error_message(status: int) -> str:
     return f"Scripted failure {status}."
 
 
-def quota_details(model: str, quota: str) -> list[dict[str, Any]]:
+def quota_details(model: str, quota: str, delay: str | None = None) -> list[dict[str, Any]]:
     """429 details as the real API sends them (rules [ERR]): QuotaFailure, Help, RetryInfo."""
     embed = "embed" in model
     metric = "embed_content_requests" if embed else "generate_content_requests"
     per = "PerDay" if quota == "day" else "PerMinute"
     quota_id = f"{'EmbedContent' if embed else 'GenerateContent'}Requests{per}PerProjectPerModel"
-    delay = "43200s" if quota == "day" else "1s"
+    delay = delay or ("43200s" if quota == "day" else "1s")
     return [
         {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
          "violations": [{"quotaMetric": f"generativelanguage.googleapis.com/{metric}", "quotaId": quota_id,
