@@ -281,8 +281,8 @@ def asked_term(question: str) -> tuple[str, ...]:
 _WH = frozenset("how what why when where which".split())
 _AUX = frozenset("does do did is are was were can could should would will has have".split())
 # adjectives that date or rate a thing rather than name it: no part of a term
-_EVALUATIVE = frozenset("early earlier late later modern typical common standard usual simple basic new newer old older "
-                        "current recent classic classical traditional popular main good bad better best".split())
+_EVALUATIVE = frozenset("early earlier late later modern typical common standard usual simple basic new newer old "
+                        "older current recent classic classical traditional popular main good bad better best".split())
 _BETWEEN = re.compile(r"\bdifferences?\s+between\s+(?:an?\s+|the\s+)?(.+?)\s+and\s+"
                       r"(?:an?\s+|the\s+)?(.+?)\s*(?:[?.!,;]|$)",
                       re.IGNORECASE)
