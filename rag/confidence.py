@@ -39,8 +39,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from rag.citations import located_text
 from rag.lexical import STOPWORDS, tokens
-from rag.terms import Evidence, Missing, WordSimilarity, asked_term, descriptive, evidence_words, fold, missing_words
+from rag.terms import (
+    Evidence,
+    Missing,
+    WordSimilarity,
+    asked_term,
+    compared_terms,
+    descriptive,
+    evidence_words,
+    fold,
+    missing_words,
+    statements,
+    subject_term,
+    zipf,
+)
 from rag.types import Hit
 
 if TYPE_CHECKING:
@@ -54,6 +68,12 @@ RARE_ZIPF = 3.5  # an ordinary word rarer than this in general English is distin
 LOOSE_DENSE = 0.52  # ... when the best evidence is no closer than this (MiniLM cosine)
 SYNONYM = 0.55  # ... and no evidence word is this close to it
 PHRASE_SIM = 0.6  # the term a question is about ("What is X?") is supported by an evidence phrase this close
+ASKED_ZIPF = 5.0  # ... and has a word rarer than this in general English ("zero trust network access": "zero" 4.6)
+TERM_ZIPF = 4.0  # the subject of "How does X <verb> …" is a term to check when a word of it is this rare
+SUBJECT_ZIPF = 4.5  # ... after dropping everyday head nouns this common ("method", "approach", "result")
+SUBJECT_SIM = 0.7  # ... supported by an evidence phrase this close (MiniLM cosine of X vs evidence word runs)
+MAX_STATEMENTS = 64  # statements of the cited places compared with the question (a MiniLM forward each)
+SENT_LOOSE = 0.58  # ... or when one evidence statement is this close to the whole question (MiniLM cosine)
 
 _SIMILARITY = WordSimilarity()
 
@@ -89,12 +109,13 @@ def _lacking(question: str, hits: Sequence[Hit], dense: float, similarity: WordS
     named = [m for m in gone if m.named]
     if named:
         return named
-    if dense >= LOOSE_DENSE:
-        return []
     sim = similarity or _SIMILARITY
-    asked = _unsupported_term(question, evidence, sim)
+    asked = _unsupported_term(question, evidence, sim) if dense < LOOSE_DENSE else None
+    asked = asked or _unsupported_subject(question, [located_text(h) for h in hits], evidence, sim)
     if asked:
         return [asked]
+    if dense >= LOOSE_DENSE:
+        return []
     rare = [m for m in gone if m.zipf < RARE_ZIPF and not descriptive(question, m.word)]
     if not rare:
         return []
@@ -107,12 +128,55 @@ def _unsupported_term(question: str, evidence: Evidence, sim: WordSimilarity) ->
     together nor a phrase close to it in meaning (MiniLM cosine of the phrase vs evidence word runs)."""
     term = asked_term(question)
     folded = [fold(p) for w in term for p in re.split(r"[-'’]", w) if p and p.lower() not in STOPWORDS]
-    if len(folded) < 2 or evidence.has_phrase(folded, slack=1):
+    if len(folded) < 2 or evidence.has_phrase(folded, slack=1) or evidence.has_acronym_of(term):
         return None
+    if min(zipf(p.lower()) for w in term for p in re.split(r"[-'’]", w) if p) >= ASKED_ZIPF:
+        return None  # everyday words only ("the price paid"): a description, not a term
     text = " ".join(term)
     if sim.nearest(text.lower(), evidence.windows(folded)) >= PHRASE_SIM:
         return None
     return Missing(text, text, True, 0.0, phrase=True)
+
+
+def _unsupported_subject(question: str, texts: Sequence[str], evidence: Evidence,
+                         sim: WordSimilarity) -> Missing | None:
+    """`texts`: the cited places' text (a PDF hit's page, not its whole slice).
+
+    The subject of "How does X <verb> …" (or a side of "the difference between X and Y") when it is a term
+    (a word of it rarer than SUBJECT_ZIPF in general English) that the evidence has neither as a phrase nor
+    as a phrase close in meaning, and no evidence statement is close to the whole question."""
+    close_to_question: float | None = None
+    for term in (subject_term(question), *compared_terms(question)):
+        words = [w for w in term if w.lower() != "of"]
+        while len(words) > 1 and min(zipf(p.lower()) for p in re.split(r"[-'’]", words[-1]) if p) >= SUBJECT_ZIPF:
+            words.pop()  # an everyday head noun ("method", "approach", "result") names no term of its own
+        parts = [fold(p) for w in words for p in re.split(r"[-'’]", w) if p and p.lower() not in STOPWORDS]
+        if len(parts) < 2 or min(zipf(p.lower()) for w in words for p in re.split(r"[-'’]", w) if p) >= TERM_ZIPF:
+            continue
+        if evidence.has_phrase(parts, slack=1) or evidence.has_acronym_of(words) or _has_piece(term, evidence):
+            continue
+        text = " ".join(words)
+        pieces = [p.lower() for w in words for p in re.split(r"[-'’]", w) if p and p.lower() not in STOPWORDS]
+        if evidence.has_close_phrase(pieces, sim, SYNONYM):
+            continue
+        if close_to_question is None:
+            close_to_question = sim.nearest(question, statements(texts)[:MAX_STATEMENTS])
+        if close_to_question < SENT_LOOSE:
+            return Missing(text, text, True, 0.0, phrase=True)
+    return None
+
+
+def _has_piece(term: Sequence[str], evidence: Evidence) -> bool:
+    """A part of "X of Y" that is a phrase of two words or more in the evidence: "the downsides of importance
+    sampling" asks about importance sampling, which the evidence has."""
+    text = " ".join(term)
+    if " of " not in f" {text.lower()} ":
+        return False
+    for piece in re.split(r"\bof\b", text, flags=re.IGNORECASE):
+        parts = [fold(p) for p in re.split(r"[\s'’-]+", piece) if p and p.lower() not in STOPWORDS]
+        if len(parts) >= 2 and evidence.has_phrase(parts, slack=1):
+            return True
+    return False
 
 
 def assess(question: str | None, hits: Sequence[Hit], top: int = 3,

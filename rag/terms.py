@@ -24,6 +24,7 @@ from rag.lexical import STOPWORDS, stem
 # "rejection" 3.9 and "hopping" 3.4 are; "effective" 4.9, "update" 4.7 and "method" 4.8 are not.
 DISTINCT_ZIPF = 4.0
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
+_POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")
 # question scaffolding: never part of a term
 _QUESTION_WORDS = frozenset("""
 how what why when which who whose where does do did is are was were can could should would may might will
@@ -66,6 +67,8 @@ class Term:
 
 
 def _named(word: str, first: bool) -> bool:
+    if len(word) < 2:  # a lone capital is a symbol ("R", "K", "I"), not a name to decline on
+        return False
     if any(c.isdigit() for c in word):
         return True
     letters = [c for c in word if c.isalpha()]
@@ -76,7 +79,7 @@ def _named(word: str, first: bool) -> bool:
 
 def question_terms(question: str) -> list[Term]:
     """Runs of adjacent distinctive words of the question (hyphenated words stay together)."""
-    text = unicodedata.normalize("NFKC", question)
+    text = _POSSESSIVE.sub("", unicodedata.normalize("NFKC", question))  # "Geweke's split" asks of Geweke
     out: list[Term] = []
     run: list[tuple[str, bool, float]] = []  # (word, named, zipf)
     last_end = 0
@@ -122,11 +125,15 @@ def close(a: str, b: str) -> bool:
     return len(s) >= 4 and t.startswith(s[: max(4, int(0.8 * len(s) + 0.999))]) and len(s) >= 0.5 * len(t)
 
 
+_PREFIXES = frozenset("un non in im ir il dis de re pre co sub semi multi over under".split())
+
+
 class Evidence:
     """Folded word sequences of evidence texts, for word and phrase look-ups."""
 
     def __init__(self, texts: Iterable[str]):
         self.seqs: list[list[str]] = []
+        self.lower: list[list[str]] = []  # the same words as written, lower case (for word similarity)
         self.raw: list[str] = []
         self.cased: list[str] = []
         for t in texts:
@@ -134,6 +141,7 @@ class Evidence:
             self.raw.append(self.cased[-1].lower())
             words = [p for w in _WORD.findall(unicodedata.normalize("NFKC", t)) for p in re.split(r"[-'’]", w) if p]
             self.seqs.append([fold(w) for w in words if w.lower() not in STOPWORDS])
+            self.lower.append([w.lower() for w in words if w.lower() not in STOPWORDS])
         self.vocab = {w for s in self.seqs for w in s}
         self.glued = {s[i] + s[i + 1] for s in self.seqs for i in range(len(s) - 1)}
 
@@ -150,10 +158,34 @@ class Evidence:
         pattern = re.compile(r"(?<![A-Z])" + re.escape(word) + r"(?![A-Za-z])")
         return any(pattern.search(t) for t in self.cased)
 
+    def has_expansion(self, acronym: str) -> bool:
+        """An acronym of the question written out in the evidence: "GRE" as "Generic Routing Encapsulation"."""
+        if not 2 <= len(acronym) <= 6 or not acronym.isupper() or not acronym.isalpha():
+            return False
+        n = len(acronym)
+        for t in self.cased:
+            words = [w for w in _WORD.findall(t) if w.lower() not in STOPWORDS]
+            if any("".join(w[0] for w in words[i:i + n]) == acronym for i in range(len(words) - n + 1)):
+                return True  # capital initials: a written-out name, not any run of words
+        return False
+
+    def has_acronym_of(self, words: Sequence[str]) -> bool:
+        """Two or more adjacent words of a term abbreviated in the evidence: "customer edge router" as "CE
+        router" (the initials as a word written in capitals)."""
+        for n in range(len(words), 1, -1):
+            for i in range(len(words) - n + 1):
+                short = "".join(w[0] for w in words[i:i + n] if w).upper()
+                pattern = re.compile(r"(?<![\w-])" + re.escape(short) + r"(?![A-Za-z])")
+                if len(short) >= 2 and any(pattern.search(t) for t in self.cased):
+                    return True
+        return False
+
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - one Evidence lives for one question
     def has_word(self, w: str) -> bool:
         if w in self.vocab or w in self.glued:
             return True
+        if any(len(w) >= 5 and v.endswith(w) and v[:-len(w)] in _PREFIXES for v in self.vocab):
+            return True  # "constrained" is there as "unconstrained": the same notion, negated or repeated
         return any(close(w, v) for v in self.vocab if v[:2] == w[:2] or v.endswith(w[-3:]))
 
     def windows(self, words: Sequence[str], slack: int = 1) -> list[str]:
@@ -170,6 +202,28 @@ class Evidence:
                         for a in range(max(0, i - n + 1), i + 1):
                             out[" ".join(seq[a:a + n])] = None
         return list(out)
+
+    def has_close_phrase(self, words: Sequence[str], sim: WordSimilarity, threshold: float, slack: int = 1) -> bool:
+        """Each word of a term (as asked, lower case) or a near-synonym of it (MiniLM word cosine >= threshold)
+        within len(words) + slack consecutive evidence words: "fast aligners" as "quick mappers", while
+        "local alignment" is not "alignment" with some word about place nearby."""
+        folded = [fold(w) for w in words]
+        span = len(words) + slack
+        near: dict[str, None] = {}  # candidates: evidence words within a span of one of the term's own words
+        for seq, low in zip(self.seqs, self.lower, strict=True):
+            for i, v in enumerate(seq):
+                if any(close(f, v) for f in folded):
+                    near.update(dict.fromkeys(low[max(0, i - span + 1):i + span]))
+        if not near:
+            return False
+        synonyms = [sim.close_words(w, list(near), threshold) for w in words]  # one batch of vectors per word
+        for seq, low in zip(self.seqs, self.lower, strict=True):
+            for i in range(len(seq)):
+                window, raw = seq[i:i + span], low[i:i + span]
+                if all(any(close(f, v) for v in window) or not syn.isdisjoint(raw)
+                       for f, syn in zip(folded, synonyms, strict=True)):
+                    return True
+        return False
 
     def has_phrase(self, words: Sequence[str], slack: int = 1) -> bool:
         """All words within len(words) + slack consecutive evidence words, in any order."""
@@ -224,6 +278,69 @@ def asked_term(question: str) -> tuple[str, ...]:
     return term if len(term) >= 2 else ()
 
 
+_WH = frozenset("how what why when where which".split())
+_AUX = frozenset("does do did is are was were can could should would will has have".split())
+# adjectives that date or rate a thing rather than name it: no part of a term
+_EVALUATIVE = frozenset("early earlier late later modern typical common standard usual simple basic new newer old "
+                        "older current recent classic classical traditional popular main good bad better best".split())
+_BETWEEN = re.compile(r"\bdifferences?\s+between\s+(?:an?\s+|the\s+)?(.+?)\s+and\s+"
+                      r"(?:an?\s+|the\s+)?(.+?)\s*(?:[?.!,;]|$)",
+                      re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=1)
+def _tagger() -> Any:
+    # TextBlob's rule-based tagger (Pattern's lexicon and contextual rules, inside its wheel: no corpus download);
+    # imported only when a question's subject is needed (~0.5 s, most of it nltk).
+    from textblob.en.taggers import PatternTagger
+
+    return PatternTagger()
+
+
+def pos_tags(text: str) -> list[tuple[str, str]]:
+    """Penn Treebank tags of a sentence's words ("routing" NN/VBG, "send" VB), possessives dropped first."""
+    return [(w, t) for w, t in _tagger().tag(_POSSESSIVE.sub("", unicodedata.normalize("NFKC", text)))]
+
+
+def subject_term(question: str) -> tuple[str, ...]:
+    """The noun phrase a question asks something *of*, as asked: X in "How does X <verb> …", "What does X
+    <verb> …", "Why does X <verb> …", "How is X <verb>ed …" ("anycast routing", "median of ratios method");
+    empty when the question has no such frame, its subject is a pronoun ("How do you …") or X is one word.
+    A part-of-speech tagger finds where X ends: "How does segment routing steer packets" (steer: verb)."""
+    tags = pos_tags(question)
+    low = [w.lower() for w, _ in tags]
+    if len(tags) < 4 or low[0] not in _WH or low[1] not in _AUX:
+        return ()
+    i = 2
+    while i < len(tags) and (low[i] in _ARTICLES or tags[i][1] == "PRP$"):
+        i += 1
+    run: list[tuple[str, str]] = []
+    while i < len(tags):
+        word, tag = tags[i]
+        nounish = tag.startswith(("NN", "JJ", "CD")) or tag == "VBG" or "-" in word.strip("-")
+        linking = low[i] == "of" and run and i + 1 < len(tags) and tags[i + 1][1].startswith(("NN", "JJ"))
+        if not (nounish or linking) or low[i] in STOPWORDS and not linking:
+            break
+        run.append((word, tag))
+        i += 1
+    # an adjective or "work" at the end is the predicate ("Why is X harder", "How does X work"), not X
+    while run and (run[-1][1].startswith("JJ") or run[-1][0].lower() in ("work", "works", "of")):
+        run.pop()
+    while run and run[0][0].lower() in _EVALUATIVE:  # "early hash-table aligners" are hash-table aligners
+        run.pop(0)
+    words = tuple(w for w, _ in run)
+    return words if sum(w.lower() != "of" for w in words) >= 2 else ()
+
+
+def compared_terms(question: str) -> list[tuple[str, ...]]:
+    """Both sides of "the difference between X and Y", each of two words or more."""
+    m = _BETWEEN.search(unicodedata.normalize("NFKC", question))
+    if not m:
+        return []
+    sides = [tuple(w for w in _WORD.findall(g) if w.lower() not in _ARTICLES) for g in m.groups()]
+    return [s for s in sides if len(s) >= 2]
+
+
 _DEGREE = frozenset("very too so more less most least quite rather overly".split())
 
 
@@ -271,7 +388,7 @@ def missing_words(question: str, evidence: Evidence) -> list[Missing]:
                     out.append(Missing(word, t.text, True, z, phrase=True))
                 continue
             lacking = [p for p in parts if not evidence.has_word(p)]
-            if lacking and named and len(pieces) == 1 and evidence.has_acronym(word):
+            if lacking and named and len(pieces) == 1 and (evidence.has_acronym(word) or evidence.has_expansion(word)):
                 continue
             if lacking:
                 out.append(Missing(word, t.text, named or len(pieces) > 2, z))
@@ -327,6 +444,15 @@ class WordSimilarity:
         v = self._vectors([text, *cands])
         return float((v[1:] @ v[0]).max())
 
+    def close_words(self, word: str, candidates: Sequence[str], threshold: float) -> set[str]:
+        """The candidates at least `threshold` close to `word` (relatives excluded, as in `best`)."""
+        root = fold(word)
+        cands = [c for c in dict.fromkeys(candidates) if fold(c) not in root and root not in fold(c)]
+        if not cands:
+            return set()
+        v = self._vectors([word, *cands])
+        return {c for c, s in zip(cands, v[1:] @ v[0], strict=True) if s >= threshold}
+
     def best(self, word: str, candidates: Sequence[str]) -> float:
         """The highest cosine between `word` and any candidate (0 without candidates). A candidate that
         is part of the word or contains it ("route" in "reroute", "sam" in "samtools") is a relative,
@@ -337,6 +463,20 @@ class WordSimilarity:
             return 0.0
         v = self._vectors([word, *cands])
         return float((v[1:] @ v[0]).max())
+
+
+_STATEMENT_SPLIT = re.compile(r"\n|(?<=[.!?])\s+")
+
+
+def statements(texts: Iterable[str], min_words: int = 3) -> list[str]:
+    """The evidence's lines and sentences of `min_words` words or more: what one statement of it says."""
+    out: dict[str, None] = {}
+    for t in texts:
+        for line in _STATEMENT_SPLIT.split(unicodedata.normalize("NFKC", t)):
+            line = line.strip()
+            if len(line.split()) >= min_words:
+                out[line] = None
+    return list(out)
 
 
 def evidence_words(texts: Iterable[str], max_zipf: float = 5.0) -> list[str]:
