@@ -54,7 +54,7 @@ def ask(services: Services, question: str | None = None, image: bytes | ImageUpl
     hits = result.hits
     support = judge(result, weight=services.retriever.idf)
     if not support.answerable:
-        return Answer(text=DECLINE, mode=mode, declined=True, hits=tuple(hits))
+        return Answer(text=DECLINE, mode=mode, declined=True, hits=tuple(hits), reason=support.reason())
     if mode == "gemini":
         return _gemini(services, q, hits, chat_model, history, on_token)
     labelled = evidence_labels(hits)
@@ -65,7 +65,8 @@ def ask(services: Services, question: str | None = None, image: bytes | ImageUpl
              for lab, h in labelled.items()}
     clean, citations = resolve(quoted.text, cited)
     if not citations:  # an answer no retrieved place supports is never shown as an answer
-        return Answer(text=DECLINE, mode="offline", declined=True, hits=tuple(hits))
+        return Answer(text=DECLINE, mode="offline", declined=True, hits=tuple(hits),
+                      reason="no statement of the retrieved places answers it")
     return Answer(text=clean, citations=tuple(citations), mode="offline", hits=tuple(hits))
 
 
@@ -132,7 +133,8 @@ def _gemini(services: Services, q: Query, hits, chat_model: Any, history: Sequen
         raise
     clean, citations = resolve(text, book.labelled)
     if not citations:  # no resolvable label: a decline, never the uncited text
-        return Answer(text=DECLINE, mode="gemini", declined=True, hits=tuple(hits))
+        return Answer(text=DECLINE, mode="gemini", declined=True, hits=tuple(hits),
+                      reason="the model's reply cited none of the retrieved places")
     return Answer(text=clean, citations=tuple(citations), mode="gemini", hits=tuple(hits))
 
 

@@ -41,6 +41,8 @@ def ask(question, image, index_dir, as_json):
     if ans.mode == "offline":
         click.secho(OFFLINE_LABEL, dim=True)
     click.echo(ans.text)
+    if ans.declined and ans.reason:
+        click.secho(f"(Why: {ans.reason}.)", dim=True)
     from rag.citations import transcript_mark
 
     for c in ans.citations:

@@ -58,6 +58,7 @@ class Turn:
     text: str = ""  # the answer with its [S n] markers
     mode: str = "offline"
     declined: bool = False
+    reason: str = ""  # why it was declined, in words
     error: bool = False
     done: bool = False
     sources: tuple[Source, ...] = ()
@@ -177,7 +178,7 @@ def finished(services: Any, turn: Turn, turn_no: int, answer: Answer) -> Turn:
     """The turn with its answer: citations labelled with the slide on screen, sources resolved."""
     alignment = getattr(services.retriever, "alignment", None) if services.retriever is not None else None
     answer, starts = localize(answer, alignment, turn.query)
-    return replace(turn, text=answer.text, mode=answer.mode, declined=answer.declined,
+    return replace(turn, text=answer.text, mode=answer.mode, declined=answer.declined, reason=answer.reason,
                    sources=_sources(services, turn_no, answer, starts))
 
 

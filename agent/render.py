@@ -53,7 +53,9 @@ def assistant_markdown(turn: Turn) -> str:
     if not turn.text and not turn.done:
         return SEARCHING
     if turn.declined:
-        return f"**Not in this course.** {PICTURE_HINT if turn.image_name and not turn.question else DECLINE_HINT}"
+        hint = PICTURE_HINT if turn.image_name and not turn.question else DECLINE_HINT
+        why = f"\n\n*Why: {turn.reason}.*" if turn.reason else ""
+        return f"**Not in this course.** {hint}{why}"
     parts = [f"*{OFFLINE_LABEL}*"] if turn.mode == "offline" else []
     if turn.query != turn.question and turn.question:
         parts.append(f"*Follow-up, searched as: “{turn.query}”*")

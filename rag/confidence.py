@@ -31,17 +31,19 @@ questions from neighbouring topics (measured: median top cosine 0.44 vs 0.46 wit
    Also: possessives ("Geweke's"), lone capitals ("R"), prefixed forms ("unconstrained" for "constrained")
    and written-out acronyms ("Generic Routing Encapsulation" for "GRE") no longer decline.
 
-Step 4 (session 16) was tuned on `near`/`para`/`gen`, `hnear`/`hpara`, the spoken `spk`/`sib`/`near` and
-the sample course, then measured once on the second held-out set (`xnear`/`xpara`/`xspk`/`xunans`, written
-blind before any tuning): `hnear` 0.657 -> 0.914, `near` 0.90 -> 0.94, spoken `near` 0.90 -> 0.95, `spk`
-wrongly declined 10 -> 6 of 46; held out `xnear` 0.86 -> 0.88, `xpara` wrongly declined 4 -> 3 of 40, `xspk`
-7 -> 7 of 25, `xunans` 16 -> 16 of 20. So most of the gain is on the sets it was tuned on. Tried and dropped
+Step 4 and the statement-level support of step 1 (session 16) were tuned on `near`/`para`/`gen`,
+`hnear`/`hpara`, the spoken `spk`/`sib`/`near` and the sample course, then measured once on the second held-out
+set (`xnear`/`xpara`/`xspk`/`xunans`, written blind before any tuning): `hnear` 0.657 -> 0.914, `near` 0.90 ->
+0.94, spoken `near` 0.90 -> 0.95, wrongly declined `spk` 10 -> 5 of 46 and `sib` 2 -> 0 of 22; held out
+`xnear` 0.86 -> 0.84 (0.88 with step 4 alone), `xpara` wrongly declined 4 -> 3 of 40, `xspk` 7 -> 5 of 25,
+`xunans` 16 -> 16 of 20. So most of the gain is on the sets it was tuned on. Tried and dropped
 in that round: a logistic model over the measured signals (chunk and statement cosine, coverage, rare-word
 and noun-phrase scores; 0.69 of `hnear` at 0.075 wrongly declined: no better than the rules), a phrase check
 on every noun phrase of the question (paraphrases' "hash aligners", "lightweight quantifiers": `para` wrongly
 declined 1 -> 9 of 73), MiniLM phrase similarity as the subject's support ("local alignment" vs evidence runs
-with "alignment": 0.76, like paraphrases), and declining a very rare missing word whatever the chunk
-similarity (+1 `hnear`, +1 wrongly declined `para`).
+with "alignment": 0.76, like paraphrases), declining a very rare missing word whatever the chunk
+similarity (+1 `hnear`, +1 wrongly declined `para`), and excusing a rare missing word when one statement is
+close to the question (spoken `spk` wrongly declined 5 -> 3 of 46, but `near` 0.94 -> 0.88).
 
 Measured on the devcorpus set (eval/datasets/devcorpus.yaml: `near`, 100 neighbouring-topic questions, and
 89 answerable `para`/`gen`) and the sample course; the constants were chosen on those sets (so read them as
@@ -121,9 +123,10 @@ class Support:
         if self.image:
             return "the picture matches course material"
         if not self.answerable and self.lacking:
-            return "the course material does not mention " + ", ".join(self.lacking[:4])
-        if not self.answerable and self.missing:
-            return "the course material does not mention " + ", ".join(self.missing[:4])
+            return "the course material does not mention " + ", ".join(f"“{w}”" for w in self.lacking[:4])
+        if not self.answerable:  # `missing` holds stems ("determin"): say how far the closest material is instead
+            return (f"nothing in the course is close to the question (best similarity {self.dense:.2f}, "
+                    f"{self.coverage:.0%} of its key terms found)")
         return f"key-term coverage {self.coverage:.0%}, best similarity {self.dense:.2f}"
 
 

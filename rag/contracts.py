@@ -59,7 +59,10 @@ def answer_json(ans: Answer) -> dict[str, Any]:
         if c.transcript is not None:
             item["transcript"] = c.transcript
         cites.append(item)
-    return {"answer": ans.text, "declined": ans.declined, "mode": ans.mode, "citations": cites}
+    out: dict[str, Any] = {"answer": ans.text, "declined": ans.declined, "mode": ans.mode, "citations": cites}
+    if ans.declined and ans.reason:
+        out["reason"] = ans.reason
+    return out
 
 
 def segment_rows(store: ChromaStore, align: Alignment, source: str) -> list[dict[str, Any]]:

@@ -144,3 +144,4 @@ class Answer(_Frozen):
     mode: Literal["offline", "gemini"]
     declined: bool = False
     hits: tuple[Hit, ...] = ()
+    reason: str = ""  # why it was declined, in words ("the course material does not mention “anycast routing”")

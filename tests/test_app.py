@@ -76,7 +76,8 @@ class Scripted:
             hits = (Hit(chunk=LECTURE, score=1.0), Hit(chunk=DECK_CHUNK, score=0.8, refined=PageSpan(first=4, last=4)))
             return Answer(text="Each layer has weights and a bias term [S1]. The deck lists it [S2].",
                           citations=(cite("S1", hits[0]), cite("S2", hits[1])), mode="offline", hits=hits)
-        return Answer(text="This is not covered in this course's material.", mode="offline", declined=True)
+        return Answer(text="This is not covered in this course's material.", mode="offline", declined=True,
+                      reason="the course material does not mention “France”")
 
 
 def _run(services, message, conv=None, answer_fn=None, **kw):
@@ -182,6 +183,7 @@ def test_decline_and_clear_reset_the_viewer(services):
     conv = outs[-1][3]
     decline = _run(services, {"text": "capital of France?", "files": []}, conv)
     assert "Not in this course" in _assistant(decline[-1])
+    assert "Why: the course material does not mention “France”." in _assistant(decline[-1])  # says why
     assert decline[0][5]["visible"] is False and decline[0][7]["visible"] is False
     assert "t1:S1" in decline[-1][2]  # earlier answers' sources stay clickable
     state, panel, caption, video, audio, page = on_clear()

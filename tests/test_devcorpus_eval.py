@@ -16,13 +16,14 @@ from tests.answer_checks import code_lines, fragments, off_topic, pointer_only
 ROOT = Path(__file__).resolve().parents[1]
 DEVCORPUS = ROOT / "eval" / "datasets" / "devcorpus.yaml"
 # Floors sit just below the measured numbers (README, Evaluating); `near` is the neighbouring-topic family.
-# `hpara`/`hnear` are the held-out families (written before the last decline tuning, never used to tune).
-# `xpara`/`xnear`, the second held-out set (session 16), have no floors yet: the lead sets them at the end of the
-# session, after the decline rule's last round of tuning, which must not look at them. So `answered` is gated per
-# family (the overall share would include `xpara`): at most 2, 1 and 1 wrongly declined (3 of 115 overall before).
-CI_FLOORS = ("para.hit@5=0.84", "para.hit@1=0.7", "gen.hit@5=0.99", "gen.hit@1=0.75", "near.decline_accuracy=0.88",
-             "hpara.hit@5=0.92", "hnear.decline_accuracy=0.62", "para.answered=0.96", "gen.answered=0.93",
-             "hpara.answered=0.96", "citation_precision=0.56", "citation_recall=0.7")
+# `hpara`/`hnear` are the first held-out families; the decline rule's session-16 round was tuned on them too.
+# `xpara`/`xnear` (second held-out set, written blind at the start of session 16, measured once after that round,
+# never used to choose a constant) are gated just below what they measured then: xnear 0.84, xpara hit@5 0.875,
+# 3 of 40 wrongly declined. `answered` is gated per family: at most 2, 1, 1 and 4 wrongly declined.
+CI_FLOORS = ("para.hit@5=0.84", "para.hit@1=0.7", "gen.hit@5=0.99", "gen.hit@1=0.75", "near.decline_accuracy=0.92",
+             "hpara.hit@5=0.92", "hnear.decline_accuracy=0.88", "para.answered=0.96", "gen.answered=0.93",
+             "hpara.answered=0.96", "xnear.decline_accuracy=0.82", "xpara.hit@5=0.85", "xpara.answered=0.9",
+             "citation_precision=0.56", "citation_recall=0.7")
 
 _register_plugins()
 

@@ -19,7 +19,9 @@ SAMPLE = ROOT / "eval" / "datasets" / "sample-course.yaml"
 # What CI runs (see the Evaluating section of README.md); floors sit just below the measured sample-course numbers.
 # `unans` is gated on its own: `xunans` (the second held-out set, session 16) has no floor until the lead sets one
 # at the end of the session, after the decline rule's last round of tuning, which must not look at it.
+# xunans: the held-out neighbouring topics (session 16), 16 of 20 declined when measured once after the decline round
 CI_FLOORS = ("hit@1=0.66", "hit@5=0.98", "mrr@10=0.82", "ndcg@10=0.86", "tiou=0.75", "unans.decline_accuracy=0.99",
+             "xunans.decline_accuracy=0.75",
              "answered=0.98", "vid.hit@1=0.66", "vid.hit@5=0.99", "vid.tiou=0.65", "page.hit@1=0.35",
              "page.hit@5=0.99", "img.hit@1=0.95", "img.hit@5=0.95", "citation_precision=0.68",
              "citation_recall=0.86", "must_mention=0.8")

@@ -92,6 +92,8 @@ def test_ask_cites_and_declines(sample_index):
     for q in TRUTH["offtopic"] + TRUTH["neighbouring"]:
         code, off = run("ask", q, "--index", str(sample_index["index"]), "--json")
         assert off["declined"] and off["citations"] == [], q
+        assert off["reason"].startswith(("the course material does not mention", "nothing in the course is close")), q
+    assert "reason" not in ans  # only a decline says why
 
 
 def test_unreadable_image_is_a_clear_error(sample_index, tmp_path):
