@@ -239,8 +239,10 @@ def build_app(services: Services, *, answer_fn: AnswerFn | None = None,
                 gr.Markdown("### Sources")
                 panel = gr.HTML(sources_html([]), elem_id="ll-sources-list", js_on_load=_SOURCES_JS)
         viewer = [caption, video, audio, page]
+        # always_last: a question sent while the previous answer's last update is still in flight is asked when
+        # it completes (Gradio's default, "once", drops it: a quick follow-up was lost, seen in the browser tests)
         box.submit(on_message, [box, conv, only, kinds], [chat, box, panel, conv, *viewer], api_name="ask",
-                   concurrency_limit=4)
+                   concurrency_limit=4, trigger_mode="always_last")
         panel.click(on_open, [conv], viewer, api_visibility="private")
         chat.clear(on_clear, None, [conv, panel, *viewer], api_visibility="private")
     return demo
