@@ -125,8 +125,11 @@ def _forget(rel: str, manifest: Manifest, services: Services, keep_media: Path |
     entry = manifest.get(rel)
     if entry is None:
         return
-    services.image_index.remove(list(entry.image_keys))
     others = [e for r, e in manifest.sources.items() if r != rel]
+    # an index built before chunk IDs hashed the path gave byte-identical copies the same picture keys: keep
+    # the ones another source still lists
+    shared = {k for e in others for k in e.image_keys}
+    services.image_index.remove([k for k in entry.image_keys if k not in shared])
     in_use = {Path(e.media_dir) for e in others if e.media_dir} | {keep_media}
     if entry.media_dir and Path(entry.media_dir) not in in_use:
         shutil.rmtree(Path(entry.media_dir), ignore_errors=True)

@@ -159,7 +159,7 @@ def _unsupported_term(question: str, evidence: Evidence, sim: WordSimilarity) ->
     folded = [fold(p) for w in term for p in re.split(r"[-'’]", w) if p and p.lower() not in STOPWORDS]
     if len(folded) < 2 or evidence.has_phrase(folded, slack=1) or evidence.has_acronym_of(term):
         return None
-    if min(zipf(p.lower()) for w in term for p in re.split(r"[-'’]", w) if p) >= ASKED_ZIPF:
+    if min((zipf(p.lower()) for w in term for p in re.split(r"[-'’]", w) if p), default=7.0) >= ASKED_ZIPF:
         return None  # everyday words only ("the price paid"): a description, not a term
     text = " ".join(term)
     if sim.nearest(text.lower(), evidence.windows(folded)) >= PHRASE_SIM:
@@ -177,10 +177,12 @@ def _unsupported_subject(question: str, texts: Sequence[str], evidence: Evidence
     close_to_question: float | None = None
     for term in (subject_term(question), *compared_terms(question)):
         words = [w for w in term if w.lower() != "of"]
-        while len(words) > 1 and min(zipf(p.lower()) for p in re.split(r"[-'’]", words[-1]) if p) >= SUBJECT_ZIPF:
+        while len(words) > 1 and min((zipf(p.lower()) for p in re.split(r"[-'’]", words[-1]) if p),
+                                     default=7.0) >= SUBJECT_ZIPF:
             words.pop()  # an everyday head noun ("method", "approach", "result") names no term of its own
         parts = [fold(p) for w in words for p in re.split(r"[-'’]", w) if p and p.lower() not in STOPWORDS]
-        if len(parts) < 2 or min(zipf(p.lower()) for w in words for p in re.split(r"[-'’]", w) if p) >= TERM_ZIPF:
+        if len(parts) < 2 or min((zipf(p.lower()) for w in words for p in re.split(r"[-'’]", w) if p),
+                                 default=7.0) >= TERM_ZIPF:
             continue
         if evidence.has_phrase(parts, slack=1) or evidence.has_acronym_of(words) or _has_piece(term, evidence):
             continue

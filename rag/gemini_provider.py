@@ -161,7 +161,17 @@ class GeminiProvider:
         err = self.error(e, what, purpose, model)
         if err is None:
             raise e
-        raise err from (None if self._secret and self._secret in repr(e) + str(e) else e)
+        raise err from (None if self._secret and self._shows_secret(e) else e)
+
+    def _shows_secret(self, e: BaseException | None) -> bool:
+        """The key anywhere in the error or the errors it wraps (a RetriesStopped carries the API's error)."""
+        seen: set[int] = set()
+        while e is not None and id(e) not in seen:
+            if self._secret in repr(e) + str(e):
+                return True
+            seen.add(id(e))
+            e = e.__cause__ or e.__context__
+        return False
 
 
 def _quota(details: Any) -> str:

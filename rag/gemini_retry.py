@@ -156,4 +156,10 @@ def _transient_errors() -> tuple[type[BaseException], ...]:
         except ImportError:
             continue
         found += [c for c in (getattr(m, "TimeoutException", None), getattr(m, "ConnectError", None)) if c]
+    try:  # the async client's transport (the SDK retried these too: _AIOHTTP_TRANSIENT_EXC)
+        import aiohttp
+
+        found += [aiohttp.ClientConnectorError, aiohttp.ClientOSError, aiohttp.ServerDisconnectedError]
+    except ImportError:
+        pass
     return tuple(found)

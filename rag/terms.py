@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -172,11 +173,13 @@ class Evidence:
     def has_acronym_of(self, words: Sequence[str]) -> bool:
         """Two or more adjacent words of a term abbreviated in the evidence: "customer edge router" as "CE
         router" (the initials as a word written in capitals)."""
-        for n in range(len(words), 1, -1):
+        for n in range(min(len(words), 6), 1, -1):  # acronyms of 2-6 letters, as in has_expansion
             for i in range(len(words) - n + 1):
                 short = "".join(w[0] for w in words[i:i + n] if w).upper()
+                if len(short) < 2 or short.lower() in STOPWORDS or zipf(short.lower()) >= 4.5:
+                    continue  # "IS", "IT", "AND" in a capitals heading are words, not acronyms
                 pattern = re.compile(r"(?<![\w-])" + re.escape(short) + r"(?![A-Za-z])")
-                if len(short) >= 2 and any(pattern.search(t) for t in self.cased):
+                if any(pattern.search(t) for t in self.cased):
                     return True
         return False
 
@@ -205,8 +208,8 @@ class Evidence:
 
     def has_close_phrase(self, words: Sequence[str], sim: WordSimilarity, threshold: float, slack: int = 1) -> bool:
         """Each word of a term (as asked, lower case) or a near-synonym of it (MiniLM word cosine >= threshold)
-        within len(words) + slack consecutive evidence words: "fast aligners" as "quick mappers", while
-        "local alignment" is not "alignment" with some word about place nearby."""
+        within len(words) + slack consecutive evidence words, around one of the term's own words: "fast
+        aligners" as "quick aligners"; "local alignment" is not "alignment" with an unrelated word nearby."""
         folded = [fold(w) for w in words]
         span = len(words) + slack
         near: dict[str, None] = {}  # candidates: evidence words within a span of one of the term's own words
@@ -288,18 +291,26 @@ _BETWEEN = re.compile(r"\bdifferences?\s+between\s+(?:an?\s+|the\s+)?(.+?)\s+and
                       re.IGNORECASE)
 
 
+_TAGGER_LOCK = threading.Lock()
+
+
 @functools.lru_cache(maxsize=1)
 def _tagger() -> Any:
     # TextBlob's rule-based tagger (Pattern's lexicon and contextual rules, inside its wheel: no corpus download);
-    # imported only when a question's subject is needed (~0.5 s, most of it nltk).
-    from textblob.en.taggers import PatternTagger
+    # imported only when a question's subject is needed (~0.5 s, most of it nltk). Its tables load lazily and
+    # without a lock, and the chat answers up to four questions at once: load them once, under ours.
+    with _TAGGER_LOCK:
+        from textblob.en.taggers import PatternTagger
 
-    return PatternTagger()
+        tagger = PatternTagger()
+        tagger.tag("How does the tagger load its lexicon?")
+        return tagger
 
 
 def pos_tags(text: str) -> list[tuple[str, str]]:
-    """Penn Treebank tags of a sentence's words ("routing" NN/VBG, "send" VB), possessives dropped first."""
-    return [(w, t) for w, t in _tagger().tag(_POSSESSIVE.sub("", unicodedata.normalize("NFKC", text)))]
+    """Penn Treebank tags of a sentence's words ("routing" NN/VBG, "send" VB). A possessive reads as "of"
+    ("importance sampling's variance" asks of importance sampling, as "the variance of importance sampling")."""
+    return [(w, t) for w, t in _tagger().tag(_POSSESSIVE.sub(" of", unicodedata.normalize("NFKC", text)))]
 
 
 def subject_term(question: str) -> tuple[str, ...]:
@@ -312,11 +323,13 @@ def subject_term(question: str) -> tuple[str, ...]:
     if len(tags) < 4 or low[0] not in _WH or low[1] not in _AUX:
         return ()
     i = 2
-    while i < len(tags) and (low[i] in _ARTICLES or tags[i][1] == "PRP$"):
+    while i < len(tags) and (low[i] in _ARTICLES or tags[i][1] == "PRP$" or not _WORD.search(tags[i][0])):
         i += 1
     run: list[tuple[str, str]] = []
     while i < len(tags):
         word, tag = tags[i]
+        if not _WORD.search(word):  # a quote mark or other punctuation ("‘importance sampling’") ends X
+            break
         nounish = tag.startswith(("NN", "JJ", "CD")) or tag == "VBG" or "-" in word.strip("-")
         linking = low[i] == "of" and run and i + 1 < len(tags) and tags[i + 1][1].startswith(("NN", "JJ"))
         if not (nounish or linking) or low[i] in STOPWORDS and not linking:
@@ -337,8 +350,9 @@ def compared_terms(question: str) -> list[tuple[str, ...]]:
     m = _BETWEEN.search(unicodedata.normalize("NFKC", question))
     if not m:
         return []
-    sides = [tuple(w for w in _WORD.findall(g) if w.lower() not in _ARTICLES) for g in m.groups()]
-    return [s for s in sides if len(s) >= 2]
+    sides = [tuple(w for w in _WORD.findall(re.split(r"\s+and\s+", g, flags=re.IGNORECASE)[0])
+                   if w.lower() not in _ARTICLES) for g in m.groups()]
+    return [s for s in sides if 2 <= len(s) <= 6]  # a longer "side" is a clause, not a term
 
 
 _DEGREE = frozenset("very too so more less most least quite rather overly".split())

@@ -3,6 +3,7 @@ evidence; paraphrases keep their answer through near-synonyms. wordfreq works of
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -193,3 +194,36 @@ def test_the_tagger_reads_its_bundled_lexicon_without_network():
                               "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": "",
                               "NLTK_DATA": "/nonexistent"})
     assert out.stdout.strip() == "('anycast', 'routing')"
+
+
+def test_odd_questions_neither_crash_nor_decline_for_their_punctuation():
+    sim = FakeSimilarity()
+    for q in ("How does ‘importance sampling’ work?", "What does ‘importance sampling’ improve?",
+              "How does the ‘Pareto-k’ diagnostic tell when it works?", "How does ’ work?", "How do ‘ ’ work?"):
+        assert subject_term(q) == () or all(any(c.isalnum() for c in w) for w in subject_term(q)), q
+        assess(q, _hits(SAMPLING, dense=0.45), similarity=sim)  # no ValueError from an empty term
+    assert subject_term("What does ‘importance sampling’ improve?") == ("importance", "sampling")
+    assert assess("What does ‘importance sampling’ improve?", _hits(SAMPLING, dense=0.45), similarity=sim).answerable
+    # a possessive reads as "of": the piece the evidence has (importance sampling) supports it
+    assert assess("How does importance sampling's variance behave?", _hits(SAMPLING, dense=0.45),
+                  similarity=sim).answerable
+    # "A and B and C": the second side stops at the next "and"; a side longer than a term is no term
+    assert compared_terms("What is the difference between split tunneling and full tunneling and GRE?") == \
+        [("split", "tunneling"), ("full", "tunneling")]
+    assert compared_terms("What is the difference between a " + "very " * 20 + "long clause and GRE tunnels?") \
+        == [("GRE", "tunnels")]
+
+
+def test_capitals_that_are_words_are_no_acronyms_and_long_terms_stay_cheap():
+    caps = Evidence(["THIS IS NOT TRUE", "INVERSE METHODS: IT WORKS"])
+    assert not caps.has_acronym_of(["incremental", "search"])  # "IS" is a word
+    assert not caps.has_acronym_of(["inverse", "transform"])  # "IT" too
+    assert Evidence(["LSP set up by LDP"]).has_acronym_of(["label", "switched", "path"])
+    calls = []  # at most 6-word runs are tried: for a 400-word "term" that is 5 lengths, not 399
+    real = re.compile
+    try:
+        re.compile = lambda p, *a, **k: calls.append(p) or real(p, *a, **k)  # type: ignore[assignment]
+        Evidence(["nothing here"]).has_acronym_of([f"w{i}" for i in range(400)])
+    finally:
+        re.compile = real  # type: ignore[assignment]
+    assert len(calls) <= 5 * 400

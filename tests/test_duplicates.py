@@ -86,3 +86,22 @@ def test_identical_files_are_both_indexed_and_survive_each_others_deletion(cours
     resumed = ingest_paths([course], _services(index), show_progress=False)
     assert resumed.ingested == [TALK2] and services.store.count() == before
     assert len(services.store.chunks_of(TALK)) == len(services.store.chunks_of(TALK2)) > 0
+
+
+def test_forgetting_a_copy_keeps_the_picture_keys_its_twin_still_lists(tmp_path):
+    """An index built before chunk IDs hashed the path gave both copies the same picture keys: removing (or
+    re-ingesting) one copy must not take the other's pictures out of the image index."""
+    from types import SimpleNamespace
+
+    from ingest.pipeline import _forget
+    from rag.index import ManifestEntry
+
+    removed: list[str] = []
+    services = SimpleNamespace(store=SimpleNamespace(delete_source=lambda rel: None),
+                               image_index=SimpleNamespace(remove=lambda keys: removed.extend(keys)))
+    manifest = Manifest(tmp_path)
+    shared = ("c1:p1", "c1:p2")
+    manifest.put(DECK, ManifestEntry(sha256="x", kind="pdf", image_keys=shared))
+    manifest.put(DECK2, ManifestEntry(sha256="x", kind="pdf", image_keys=(*shared, "c2:p9")))
+    _forget(DECK2, manifest, services)  # type: ignore[arg-type]
+    assert removed == ["c2:p9"]

@@ -270,3 +270,13 @@ def test_query_image_of_another_type_goes_out_as_jpeg(fake_gemini):
     embedder(fake_gemini).embed_query("this slide", image=media.image("GIF"), image_mime="image/gif")
     parts = fake_gemini.embed_requests[-1].body["requests"][0]["content"]["parts"]
     assert [p["inline_data"]["mime_type"] for p in parts if "inline_data" in p] == ["image/jpeg"]
+
+
+def test_a_key_echoed_inside_a_retried_error_is_not_chained(fake_gemini, caplog):
+    # retries exhausted: the API's error (with the key in it) sits inside RetriesStopped, not on top
+    caplog.set_level(logging.DEBUG)
+    fake_gemini.fail_next(500, times=5, message=f"internal error for key {KEY}")
+    with pytest.raises(ProviderError) as info:
+        embedder(fake_gemini, retries=1).embed_query("q")
+    assert KEY not in str(info.value) and info.value.__cause__ is None and info.value.__suppress_context__
+    assert KEY not in caplog.text
