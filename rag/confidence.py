@@ -99,7 +99,6 @@ PHRASE_SIM = 0.6  # the term a question is about ("What is X?") is supported by 
 ASKED_ZIPF = 5.0  # ... and has a word rarer than this in general English ("zero trust network access": "zero" 4.6)
 TERM_ZIPF = 4.0  # the subject of "How does X <verb> …" is a term to check when a word of it is this rare
 SUBJECT_ZIPF = 4.5  # ... after dropping everyday head nouns this common ("method", "approach", "result")
-SUBJECT_SIM = 0.7  # ... supported by an evidence phrase this close (MiniLM cosine of X vs evidence word runs)
 MAX_STATEMENTS = 64  # statements of the cited places compared with the question (a MiniLM forward each)
 SENT_LOOSE = 0.58  # ... or when one evidence statement is this close to the whole question (MiniLM cosine)
 
@@ -140,7 +139,7 @@ def _lacking(question: str, hits: Sequence[Hit], dense: float, similarity: WordS
         return named
     sim = similarity or _SIMILARITY
     asked = _unsupported_term(question, evidence, sim) if dense < LOOSE_DENSE else None
-    asked = asked or _unsupported_subject(question, [located_text(h) for h in hits], evidence, sim)
+    asked = asked or _unsupported_subject(question, hits, evidence, sim)
     if asked:
         return [asked]
     if dense >= LOOSE_DENSE:
@@ -156,10 +155,10 @@ def _unsupported_term(question: str, evidence: Evidence, sim: WordSimilarity) ->
     """The multi-word term the question is about ("What is X?"), when the evidence has neither its words
     together nor a phrase close to it in meaning (MiniLM cosine of the phrase vs evidence word runs)."""
     term = asked_term(question)
-    folded = [fold(p) for w in term for p in re.split(r"[-'’]", w) if p and p.lower() not in STOPWORDS]
+    folded = [fold(p) for p in _parts(term)]
     if len(folded) < 2 or evidence.has_phrase(folded, slack=1) or evidence.has_acronym_of(term):
         return None
-    if min((zipf(p.lower()) for w in term for p in re.split(r"[-'’]", w) if p), default=7.0) >= ASKED_ZIPF:
+    if _rarest(term) >= ASKED_ZIPF:
         return None  # everyday words only ("the price paid"): a description, not a term
     text = " ".join(term)
     if sim.nearest(text.lower(), evidence.windows(folded)) >= PHRASE_SIM:
@@ -167,34 +166,46 @@ def _unsupported_term(question: str, evidence: Evidence, sim: WordSimilarity) ->
     return Missing(text, text, True, 0.0, phrase=True)
 
 
-def _unsupported_subject(question: str, texts: Sequence[str], evidence: Evidence,
+def _unsupported_subject(question: str, hits: Sequence[Hit], evidence: Evidence,
                          sim: WordSimilarity) -> Missing | None:
-    """`texts`: the cited places' text (a PDF hit's page, not its whole slice).
-
-    The subject of "How does X <verb> …" (or a side of "the difference between X and Y") when it is a term
-    (a word of it rarer than SUBJECT_ZIPF in general English) that the evidence has neither as a phrase nor
-    as a phrase close in meaning, and no evidence statement is close to the whole question."""
+    """The subject of "How does X <verb> …" (or a side of "the difference between X and Y") when it is a term
+    (a word of it rarer than TERM_ZIPF in general English) that the evidence has neither as a phrase nor as a
+    phrase of near-synonyms nor as an acronym, and no statement of the cited places is close to the question."""
     close_to_question: float | None = None
     for term in (subject_term(question), *compared_terms(question)):
         words = [w for w in term if w.lower() != "of"]
-        while len(words) > 1 and min((zipf(p.lower()) for p in re.split(r"[-'’]", words[-1]) if p),
-                                     default=7.0) >= SUBJECT_ZIPF:
+        while len(words) > 1 and _rarest(words[-1:]) >= SUBJECT_ZIPF:
             words.pop()  # an everyday head noun ("method", "approach", "result") names no term of its own
-        parts = [fold(p) for w in words for p in re.split(r"[-'’]", w) if p and p.lower() not in STOPWORDS]
-        if len(parts) < 2 or min((zipf(p.lower()) for w in words for p in re.split(r"[-'’]", w) if p),
-                                 default=7.0) >= TERM_ZIPF:
+        pieces = _parts(words)
+        parts = [fold(p) for p in pieces]
+        if len(parts) < 2 or _rarest(words) >= TERM_ZIPF:
             continue
         if evidence.has_phrase(parts, slack=1) or evidence.has_acronym_of(words) or _has_piece(term, evidence):
             continue
         text = " ".join(words)
-        pieces = [p.lower() for w in words for p in re.split(r"[-'’]", w) if p and p.lower() not in STOPWORDS]
         if evidence.has_close_phrase(pieces, sim, SYNONYM):
             continue
         if close_to_question is None:
-            close_to_question = sim.nearest(question, statements(texts)[:MAX_STATEMENTS])
+            close_to_question = _closest_statement(question, hits, sim)
         if close_to_question < SENT_LOOSE:
             return Missing(text, text, True, 0.0, phrase=True)
     return None
+
+
+def _parts(words: Sequence[str]) -> list[str]:
+    """A term's words split at hyphens and apostrophes, lower case, stopwords left out."""
+    return [p.lower() for w in words for p in re.split(r"[-'’]", w) if p and p.lower() not in STOPWORDS]
+
+
+def _rarest(words: Sequence[str]) -> float:
+    """The general-English zipf of the rarest part of these words (7, "the", when there is none)."""
+    return min((zipf(p.lower()) for w in words for p in re.split(r"[-'’]", w) if p), default=7.0)
+
+
+def _closest_statement(question: str, hits: Sequence[Hit], sim: WordSimilarity) -> float:
+    """MiniLM cosine of the question and the closest statement of the cited places (a PDF hit's page, not its
+    whole six-page slice)."""
+    return sim.nearest(question, statements([located_text(h) for h in hits])[:MAX_STATEMENTS])
 
 
 def _has_piece(term: Sequence[str], evidence: Evidence) -> bool:
@@ -215,8 +226,7 @@ def _statement_support(question: str, hits: Sequence[Hit], coverage: float, agre
     """Support with the best single statement of the cited places instead of the whole chunk: a narrated
     sentence that answers is diluted in its 15-30 s segment ("what happens to the read in the seeding step?":
     segment cosine 0.28)."""
-    sim = similarity or _SIMILARITY
-    best = sim.nearest(question, statements([located_text(h) for h in hits])[:MAX_STATEMENTS])
+    best = _closest_statement(question, hits, similarity or _SIMILARITY)
     dense = max((h.dense_score or 0.0) for h in hits)
     return COVERAGE_WEIGHT * coverage + max(dense, best) + (AGREE_BONUS if agree else 0.0)
 

@@ -458,25 +458,24 @@ class WordSimilarity:
         v = self._vectors([text, *cands])
         return float((v[1:] @ v[0]).max())
 
-    def close_words(self, word: str, candidates: Sequence[str], threshold: float) -> set[str]:
-        """The candidates at least `threshold` close to `word` (relatives excluded, as in `best`)."""
+    def _cosines(self, word: str, candidates: Sequence[str]) -> dict[str, float]:
+        """Cosine of `word` with each candidate that is not a relative of it: a candidate that is part of the
+        word or contains it ("route" in "reroute", "sam" in "samtools") is another term built on it, not a
+        synonym."""
         root = fold(word)
         cands = [c for c in dict.fromkeys(candidates) if fold(c) not in root and root not in fold(c)]
         if not cands:
-            return set()
+            return {}
         v = self._vectors([word, *cands])
-        return {c for c, s in zip(cands, v[1:] @ v[0], strict=True) if s >= threshold}
+        return dict(zip(cands, (float(x) for x in v[1:] @ v[0]), strict=True))
+
+    def close_words(self, word: str, candidates: Sequence[str], threshold: float) -> set[str]:
+        """The candidates at least `threshold` close to `word` (relatives excluded)."""
+        return {c for c, s in self._cosines(word, candidates).items() if s >= threshold}
 
     def best(self, word: str, candidates: Sequence[str]) -> float:
-        """The highest cosine between `word` and any candidate (0 without candidates). A candidate that
-        is part of the word or contains it ("route" in "reroute", "sam" in "samtools") is a relative,
-        not a synonym: the word is another term built on it."""
-        root = fold(word)
-        cands = [c for c in dict.fromkeys(candidates) if fold(c) not in root and root not in fold(c)]
-        if not cands:
-            return 0.0
-        v = self._vectors([word, *cands])
-        return float((v[1:] @ v[0]).max())
+        """The highest cosine between `word` and any candidate that is not a relative (0 without one)."""
+        return max(self._cosines(word, candidates).values(), default=0.0)
 
 
 _STATEMENT_SPLIT = re.compile(r"\n|(?<=[.!?])\s+")
