@@ -26,6 +26,7 @@ from rag.lexical import STOPWORDS, stem
 DISTINCT_ZIPF = 4.0
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 _POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")
+_CONTRACTED_IS = re.compile(r"\b(what|that|it|there|here|who|where|how|when|why|which)['’]s\b", re.IGNORECASE)
 # question scaffolding: never part of a term
 _QUESTION_WORDS = frozenset("""
 how what why when which who whose where does do did is are was were can could should would may might will
@@ -286,6 +287,8 @@ _AUX = frozenset("does do did is are was were can could should would will has ha
 # adjectives that date or rate a thing rather than name it: no part of a term
 _EVALUATIVE = frozenset("early earlier late later modern typical common standard usual simple basic new newer old "
                         "older current recent classic classical traditional popular main good bad better best".split())
+_QUANTITY = frozenset("lots lot many much few several plenty number numbers kind kinds sort sorts type "
+                      "types amount bit couple".split())
 _BETWEEN = re.compile(r"\bdifferences?\s+between\s+(?:an?\s+|the\s+)?(.+?)\s+and\s+"
                       r"(?:an?\s+|the\s+)?(.+?)\s*(?:[?.!,;]|$)",
                       re.IGNORECASE)
@@ -310,7 +313,8 @@ def _tagger() -> Any:
 def pos_tags(text: str) -> list[tuple[str, str]]:
     """Penn Treebank tags of a sentence's words ("routing" NN/VBG, "send" VB). A possessive reads as "of"
     ("importance sampling's variance" asks of importance sampling, as "the variance of importance sampling")."""
-    return [(w, t) for w, t in _tagger().tag(_POSSESSIVE.sub(" of", unicodedata.normalize("NFKC", text)))]
+    text = _CONTRACTED_IS.sub(r"\1 is", unicodedata.normalize("NFKC", text))  # "What's X?" is "What is X?"
+    return [(w, t) for w, t in _tagger().tag(_POSSESSIVE.sub(" of", text))]
 
 
 def subject_term(question: str) -> tuple[str, ...]:
@@ -322,7 +326,14 @@ def subject_term(question: str) -> tuple[str, ...]:
     low = [w.lower() for w, _ in tags]
     if len(tags) < 4 or low[0] not in _WH or low[1] not in _AUX:
         return ()
-    i = 2
+    run, _ = _noun_run(tags, 2)
+    words = tuple(w for w, _ in run)
+    return words if sum(w.lower() != "of" for w in words) >= 2 else ()
+
+
+def _noun_run(tags: Sequence[tuple[str, str]], i: int) -> tuple[list[tuple[str, str]], int]:
+    """The noun phrase starting at word i (articles and possessive pronouns skipped), and where it stops."""
+    low = [w.lower() for w, _ in tags]
     while i < len(tags) and (low[i] in _ARTICLES or tags[i][1] == "PRP$" or not _WORD.search(tags[i][0])):
         i += 1
     run: list[tuple[str, str]] = []
@@ -336,13 +347,37 @@ def subject_term(question: str) -> tuple[str, ...]:
             break
         run.append((word, tag))
         i += 1
+    end = i
     # an adjective or "work" at the end is the predicate ("Why is X harder", "How does X work"), not X
     while run and (run[-1][1].startswith("JJ") or run[-1][0].lower() in ("work", "works", "of")):
         run.pop()
-    while run and run[0][0].lower() in _EVALUATIVE:  # "early hash-table aligners" are hash-table aligners
-        run.pop(0)
-    words = tuple(w for w, _ in run)
-    return words if sum(w.lower() != "of" for w in words) >= 2 else ()
+    while run and (run[0][0].lower() in _EVALUATIVE or run[0][0].lower() in _QUANTITY and len(run) > 1
+                   and run[1][0].lower() == "of"):
+        run.pop(0)  # "early hash-table aligners" are hash-table aligners; "lots of paralogs" are paralogs
+        while run and run[0][0].lower() == "of":
+            run.pop(0)
+    return run, end
+
+
+def noun_phrases(question: str) -> list[tuple[str, ...]]:
+    """Every noun phrase of two words or more in the question, as asked (the tagger's runs of nouns and
+    adjectives, "of" linking two of them)."""
+    tags = pos_tags(question)
+    out: list[tuple[str, ...]] = []
+    i = 0
+    while i < len(tags):
+        run, end = _noun_run(tags, i)
+        words = tuple(w for w, _ in run)
+        if sum(w.lower() != "of" for w in words) >= 2:
+            out.append(words)
+        i = max(end, i + 1)
+    return out
+
+
+def verb_words(question: str) -> set[str]:
+    """The question's words the tagger reads as finite or bare verbs ("accumulate", "reroutes"); participles
+    are left out: "overclustered", "annealed", "patterned" name the state of a thing."""
+    return {w for w, t in pos_tags(question) if t in ("VB", "VBD", "VBP", "VBZ")}
 
 
 def compared_terms(question: str) -> list[tuple[str, ...]]:
@@ -372,7 +407,7 @@ def descriptive(question: str, word: str) -> bool:
 
 
 # second parts that make ordinary compounds of any name ("IP-based", "GPU-aware"): not terms of their own
-_PRODUCTIVE = frozenset("based like level wide free aware specific dependent only style type related driven "
+PRODUCTIVE = frozenset("based like level wide free aware specific dependent only style type related driven "
                         "friendly oriented enabled capable compatible side".split())
 
 
@@ -406,7 +441,7 @@ def missing_words(question: str, evidence: Evidence) -> list[Missing]:
                 continue
             if lacking:
                 out.append(Missing(word, t.text, named or len(pieces) > 2, z))
-            elif compound and not _PRODUCTIVE & set(word.lower().split("-")) \
+            elif compound and not PRODUCTIVE & set(word.lower().split("-")) \
                     and not evidence.has_phrase(parts, slack=0):
                 out.append(Missing(word, t.text, True, z, phrase=True))
     return out
