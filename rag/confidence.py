@@ -177,7 +177,7 @@ def _unsupported_subject(question: str, hits: Sequence[Hit], evidence: Evidence,
     phrase of near-synonyms nor as an acronym, and no statement of the cited places is close to the question."""
     close_to_question: float | None = None
     named = [t for t in _of_pieces(noun_phrases(question)) if _names_a_thing(t[0], evidence)]
-    for term in (subject_term(question), *compared_terms(question), *named):
+    for term in (subject_term(question), asked_term(question), *compared_terms(question), *named):
         words = [w for w in term if w.lower() != "of"]
         while len(words) > 1 and _rarest(words[-1:]) >= SUBJECT_ZIPF:
             words.pop()  # an everyday head noun ("method", "approach", "result") names no term of its own

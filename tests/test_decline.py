@@ -268,3 +268,29 @@ def test_rare_compounds_possessives_quantities_and_verbs():
     post = "Posterior\n• with more data the posterior tends to a Gaussian"
     assert assess("Does the posterior approach a Gaussian as data accumulate?", _hits(post, dense=0.45),
                   similarity=sim).answerable
+
+
+def test_more_question_frames_name_their_term():
+    assert asked_term("Tell me about dual indexing.") == ("dual", "indexing")
+    assert asked_term("Explain sequencing by synthesis.") == ("sequencing", "synthesis")  # "by" joins, as "per"
+    assert asked_term("What's the hinge loss?") == ("hinge", "loss")
+    assert asked_term("Carrier supporting carrier: how does it work?") == ("Carrier", "supporting", "carrier")
+    assert asked_term("What material does the course come with: how many lectures?") == ()  # no term first
+    assert asked_term("What is meant by replicating the experiment?") == ()  # one word after "meant by"
+    assert compared_terms("Double Q-learning vs plain Q-learning: which overestimates less?") == \
+        [("Double", "Q-learning"), ("plain", "Q-learning")]
+    assert ("hinge", "loss") in noun_phrases("What is the hinge loss?")  # "hinge" after "the" is no verb
+    assert "hinge" not in verb_words("What is the hinge loss?")
+    sim = FakeSimilarity()
+    indexing = "Indexing\n• each sample gets an index read\n• indexing methods differ by kit"
+    near = assess("Tell me about dual indexing.", _hits(indexing, dense=0.55), similarity=sim)
+    assert not near.answerable and near.lacking == ("dual indexing",)
+    assert assess("Tell me about the index read.", _hits(indexing, dense=0.55), similarity=sim).answerable
+
+
+def test_names_and_roots():
+    assert missing_words("Is it true that I'll get more reads?", Evidence(["more reads"])) == []
+    assert missing_words("How big is a BWT index?", Evidence(["the Burrows-Wheeler Transform index"])) == []
+    sim = FakeSimilarity()
+    # a word on the same root is another term built on it, not a synonym ("novoalign" for "pseudoalignment")
+    assert sim.best("pseudoalignment", ["novoalign", "aligners"]) == 0.0
