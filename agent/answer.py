@@ -85,7 +85,8 @@ def _other_places_first(result: SearchResult, cited: Sequence[Citation],
     new = [h for h in result.hits if h not in old and weight(h) >= bar]
     if not new:
         return None
-    return SearchResult(result.query, new + [h for h in result.hits if h not in new], result.image_words)
+    return SearchResult(result.query, new + [h for h in result.hits if h not in new], result.image_words,
+                        result.expansion)
 
 
 def _same_place(hit: Hit, c: Citation) -> bool:

@@ -4,7 +4,8 @@ load) plus a table saying which stored view each row is, so a query never reads 
 Scores equal `rag.lexical.BM25` (Okapi, k1=1.5, b=0.75, Lucene IDF): bm25s's "lucene" method leaves out
 BM25's constant (k1 + 1) factor, which `scores` puts back so numbers stay comparable with earlier runs.
 The index is written at the end of an ingest and whenever a process finds it stale (the store's vector
-count differs from the one recorded), so it is a cache: deleting the folder only costs one rebuild.
+count differs from the one recorded), so it is a cache: deleting the folder only costs one rebuild. The course's
+glossary (rag/glossary.py: acronym pairs read from the same texts) is built, saved and reloaded with it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.glossary import Glossary
 from rag.index import LEXICAL_DIR, ViewName, lexical_dir
 from rag.lexical import tokens
 
@@ -30,7 +32,7 @@ __all__ = ["LEXICAL_DIR", "LexicalIndex", "ViewRow"]
 SEG = str(ViewName.seg())
 
 ROWS_FILE = "rows.json"
-FORMAT = 1
+FORMAT = 2  # 2: with the course glossary (glossary.json)
 K1, B = 1.5, 0.75
 
 
@@ -57,12 +59,14 @@ class LexicalIndex:
     only its top hits into ViewRows, and the lookup tables an image query needs are built on its first use
     (at 100k views, building them all at load cost 0.3 s of a cold `lecturelens search`)."""
 
-    def __init__(self, rows: list[ViewRow] | dict[str, list], model, count: int):
+    def __init__(self, rows: list[ViewRow] | dict[str, list], model, count: int,
+                 glossary: Glossary | None = None):
         self._cols = {c: [getattr(r, c) for r in rows] for c in COLUMNS} if isinstance(rows, list) else rows
         self.count = count  # store vectors when built: a different count means the index is stale
         # BM25 document i -> row index
         self.text_rows = [i for i, has in enumerate(self._cols["has_text"]) if has]
         self._model = model  # bm25s.BM25, None when no view has text
+        self.glossary = glossary or Glossary()  # the course's acronym pairs, read from the same texts
 
     def row(self, i: int) -> ViewRow:
         """The i-th stored view."""
@@ -95,12 +99,13 @@ class LexicalIndex:
     @classmethod
     def build(cls, views: Iterable, count: int) -> LexicalIndex:
         """Index stored views (anything with vector_id, chunk, view, page, text)."""
-        rows, docs = [], []
+        rows, docs, texts = [], [], []
         for v in views:
             has_text = bool(v.text.strip())
             rows.append(ViewRow(v.vector_id, v.chunk.id, v.chunk.source, v.chunk.kind, v.view, v.page, has_text))
             if has_text:
                 docs.append(tokens(v.text))
+                texts.append(v.text)
         model = None
         if docs:
             import bm25s
@@ -108,7 +113,7 @@ class LexicalIndex:
             # float64 keeps scores (and so tie order) identical to rag.lexical.BM25.
             model = bm25s.BM25(method="lucene", k1=K1, b=B, dtype="float64")
             model.index(docs, show_progress=False)
-        return cls(rows, model, count)
+        return cls(rows, model, count, Glossary.build(dict.fromkeys(texts)))
 
     def save(self, index_dir: Path) -> None:
         """Write <index_dir>/lexical/ atomically enough: a new folder swapped in for the old one."""
@@ -120,6 +125,7 @@ class LexicalIndex:
             self._model.save(str(tmp), show_progress=False)
         cols = {"format": FORMAT, "count": self.count, "k1": K1, "b": B, **self._cols}
         (tmp / ROWS_FILE).write_text(json.dumps(cols, separators=(",", ":")))
+        self.glossary.save(tmp)
         old = final.with_name(f"{LEXICAL_DIR}.old-{os.getpid()}")
         if final.exists():
             final.rename(old)
@@ -137,6 +143,9 @@ class LexicalIndex:
             rows = {c: cols[c] for c in COLUMNS}
             if len({len(v) for v in rows.values()}) != 1:
                 raise ValueError("columns of different lengths")
+            glossary = Glossary.load(folder)
+            if glossary is None:
+                raise ValueError("no readable glossary.json")
             model = None
             if any(rows["has_text"]):
                 import bm25s
@@ -145,7 +154,7 @@ class LexicalIndex:
         except (OSError, ValueError, KeyError, TypeError) as e:
             log.info("lexical index in %s unreadable (%s); it will be rebuilt", folder, e)
             return None
-        return cls(rows, model, int(cols["count"]))
+        return cls(rows, model, int(cols["count"]), glossary)
 
     # -- search ------------------------------------------------------------------------------
     @property

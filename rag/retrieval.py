@@ -13,6 +13,7 @@ from rag.collapse import collapse, moments_before_pages
 from rag.cue_windows import CueWindows, Window
 from rag.embedders.base import Embedder
 from rag.fusion import Channel, Fused, Ranked, fuse, reorder_within
+from rag.glossary import Expansion
 from rag.image_query import ImageMatches, ImageSearch, match_image, ocr_sized
 from rag.index import ViewName
 from rag.lexical import tokens
@@ -52,11 +53,13 @@ class SearchResult:
     hits: list[Hit]
     # image queries: the text of the slide or frame the picture was verified to show, else OCR of it
     image_words: str = ""
+    # what the course's glossary added to the question for retrieval ("GRE" -> "Generic Routing Encapsulation")
+    expansion: Expansion = Expansion()
 
     @property
     def words(self) -> str:
-        """Everything lexical search used: the question and the picture's words."""
-        return " ".join(t for t in (self.query.text or "", self.image_words) if t)
+        """Everything lexical search used: the question, the glossary's additions and the picture's words."""
+        return " ".join(t for t in (self.query.text or "", *self.expansion.words, self.image_words) if t)
 
     @property
     def question(self) -> str:
@@ -65,7 +68,7 @@ class SearchResult:
 
     def top(self, k: int) -> SearchResult:
         """The same result cut to its first k hits."""
-        return SearchResult(self.query, self.hits[:k], self.image_words)
+        return SearchResult(self.query, self.hits[:k], self.image_words, self.expansion)
 
 
 class Retriever:
@@ -170,10 +173,10 @@ class Retriever:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
-    def _dense(self, q: Query, image_words: str, n: int, seen: dict[str, StoredView]
-               ) -> tuple[Ranked, list[float]]:
+    def _dense(self, q: Query, image_words: str, n: int, seen: dict[str, StoredView],
+               expansion: Expansion | None = None) -> tuple[Ranked, list[float]]:
         """Dense candidates and the query vector they were found with ([] when there was nothing to embed)."""
-        text = q.text or image_words or None
+        text = (expansion.apply(q.text) if expansion else q.text) if q.text else image_words or None
         image = q.image if self.embeds_images else None
         out = Ranked()
         if not text and image is None:
@@ -234,9 +237,12 @@ class Retriever:
             # A picture verified to show a slide or frame has that slide's words (its text layer, or
             # the OCR done at ingest); reading the photo again would cost ~0.7 s of the 1 s budget.
             image_words = image.words or self.image_text(ocr_sized(q.image))
-        words = SearchResult(q, [], image_words).words
+        # A question that uses one side of a course glossary pair searches with the other too (an offline
+        # embedder does not know "GRE"); the question shown, cited and judged stays as asked.
+        expansion = self._views().glossary.expand(q.text) if self.settings.expand else Expansion()
+        words = SearchResult(q, [], image_words, expansion).words
         seen: dict[str, StoredView] = {}
-        dense, vec = self._dense(q, image_words, n, seen)
+        dense, vec = self._dense(q, image_words, n, seen, expansion)
         lexical = self._lexical(q, words, n, seen)
         cues = self._cue_windows() if q.image is None and vec else None
         by_cue = self._cue_hits(cues, q, vec, n, seen)
@@ -256,7 +262,7 @@ class Retriever:
         hits = collapse(hits)
         if q.image is not None:
             hits = moments_before_pages(hits)
-        return SearchResult(q, [self._with_moment(h, words, cues, vec) for h in hits[:k]], image_words)
+        return SearchResult(q, [self._with_moment(h, words, cues, vec) for h in hits[:k]], image_words, expansion)
 
     def _with_moment(self, hit: Hit, words: str, cues: CueWindows | None = None, vec: Sequence[float] = ()) -> Hit:
         """A video/audio hit with its sentence-level moment: where the picture of an image query is on

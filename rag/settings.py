@@ -101,6 +101,8 @@ class RetrievalSettings(BaseModel):
     k: int = Field(5, ge=1, le=100, description="Hits returned by default.")
     candidates: int = Field(50, ge=1, description="Dense and lexical candidates fused per query.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    expand: bool = Field(True, description="Also search with the other side of the course's acronym pairs "
+                         "(\"GRE\" and \"Generic Routing Encapsulation\"), read from the indexed text.")
 
 
 class StoreSettings(BaseModel):
