@@ -70,6 +70,7 @@ from typing import TYPE_CHECKING
 from rag.citations import located_text
 from rag.lexical import STOPWORDS, tokens
 from rag.terms import (
+    _WORD,
     PRODUCTIVE,
     Evidence,
     Missing,
@@ -234,8 +235,10 @@ def _names_a_thing(first: str, evidence: Evidence) -> bool:
 
 
 def _parts(words: Sequence[str]) -> list[str]:
-    """A term's words split at hyphens and apostrophes, lower case, stopwords left out."""
-    return [p.lower() for w in words for p in re.split(r"[-'’]", w) if p and p.lower() not in STOPWORDS]
+    """A term's words split as the evidence's are (at hyphens, apostrophes and dots: "PM2.5" is "pm2" "5"), lower
+    case, stopwords left out."""
+    return [p.lower() for w in words for p in re.split(r"[-'’]", w) for p in _WORD.findall(p)
+            if p.lower() not in STOPWORDS]
 
 
 def _rarest(words: Sequence[str]) -> float:
