@@ -70,6 +70,7 @@ from typing import TYPE_CHECKING
 from rag.citations import located_text
 from rag.lexical import STOPWORDS, tokens
 from rag.terms import (
+    PRODUCTIVE,
     Evidence,
     Missing,
     WordSimilarity,
@@ -79,8 +80,10 @@ from rag.terms import (
     evidence_words,
     fold,
     missing_words,
+    noun_phrases,
     statements,
     subject_term,
+    verb_words,
     zipf,
 )
 from rag.types import Hit
@@ -144,7 +147,8 @@ def _lacking(question: str, hits: Sequence[Hit], dense: float, similarity: WordS
         return [asked]
     if dense >= LOOSE_DENSE:
         return []
-    rare = [m for m in gone if m.zipf < RARE_ZIPF and not descriptive(question, m.word)]
+    verbs = verb_words(question)  # "as data accumulate": a rare verb describes, it names no topic
+    rare = [m for m in gone if m.zipf < RARE_ZIPF and not descriptive(question, m.word) and m.word not in verbs]
     if not rare:
         return []
     words = evidence_words(texts)
@@ -172,13 +176,14 @@ def _unsupported_subject(question: str, hits: Sequence[Hit], evidence: Evidence,
     (a word of it rarer than TERM_ZIPF in general English) that the evidence has neither as a phrase nor as a
     phrase of near-synonyms nor as an acronym, and no statement of the cited places is close to the question."""
     close_to_question: float | None = None
-    for term in (subject_term(question), *compared_terms(question)):
+    named = [t for t in _of_pieces(noun_phrases(question)) if _names_a_thing(t[0], evidence)]
+    for term in (subject_term(question), asked_term(question), *compared_terms(question), *named):
         words = [w for w in term if w.lower() != "of"]
         while len(words) > 1 and _rarest(words[-1:]) >= SUBJECT_ZIPF:
             words.pop()  # an everyday head noun ("method", "approach", "result") names no term of its own
         pieces = _parts(words)
         parts = [fold(p) for p in pieces]
-        if len(parts) < 2 or _rarest(words) >= TERM_ZIPF:
+        if len(parts) < 2 or _rarest(words) >= TERM_ZIPF and not any(_rare_compound(w, evidence) for w in words):
             continue
         if evidence.has_phrase(parts, slack=1) or evidence.has_acronym_of(words) or _has_piece(term, evidence):
             continue
@@ -190,6 +195,42 @@ def _unsupported_subject(question: str, hits: Sequence[Hit], evidence: Evidence,
         if close_to_question < SENT_LOOSE:
             return Missing(text, text, True, 0.0, phrase=True)
     return None
+
+
+def _of_pieces(terms: Sequence[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """The pieces of two words or more of noun phrases split at "of" (a possessive reads as "of"): "the
+    aligner's settings" names the aligner and its settings, no term "aligner settings"."""
+    out = []
+    for term in terms:
+        piece: list[str] = []
+        for w in (*term, "of"):
+            if w.lower() != "of":
+                piece.append(w)
+                continue
+            if len(piece) >= 2:
+                out.append(tuple(piece))
+            piece = []
+    return out
+
+
+def _rare_compound(word: str, evidence: Evidence) -> bool:
+    """A hyphenated compound English hardly writes ("k-fold", "actor-critic", "two-pass"), not an ordinary one
+    ("IP-based", "out-of-the-box"), that the evidence does not have ("short-read" is there as "short reads")."""
+    pieces = [p for p in re.split(r"[-'’]", word.lower()) if p]
+    return (len(pieces) > 1 and not (PRODUCTIVE | STOPWORDS) & set(pieces) and zipf("".join(pieces)) < TERM_ZIPF
+            and not evidence.has_phrase([fold(p) for p in pieces], slack=0))
+
+
+def _names_a_thing(first: str, evidence: Evidence) -> bool:
+    """The first word of a noun phrase is distinctive (rarer than TERM_ZIPF, a name or acronym, or a rare
+    compound), so the phrase names a thing ("gradient boosting", "RNA integrity number", "k-fold
+    cross-validation") rather than describing a course word ("core routers", "probability parameter",
+    "short-read machines")."""
+    if "-" in first.strip("-"):
+        return _rare_compound(first, evidence)
+    if len(first) >= 2 and (sum(c.isupper() for c in first) >= 2 or any(c.isdigit() for c in first)):
+        return True
+    return zipf(first.lower()) < TERM_ZIPF
 
 
 def _parts(words: Sequence[str]) -> list[str]:

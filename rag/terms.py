@@ -26,6 +26,7 @@ from rag.lexical import STOPWORDS, stem
 DISTINCT_ZIPF = 4.0
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 _POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")
+_CONTRACTED_IS = re.compile(r"\b(what|that|it|there|here|who|where|how|when|why|which)['’]s\b", re.IGNORECASE)
 # question scaffolding: never part of a term
 _QUESTION_WORDS = frozenset("""
 how what why when which who whose where does do did is are was were can could should would may might will
@@ -67,8 +68,11 @@ class Term:
     zipfs: tuple[float, ...] = ()  # per word of `words`: general-English zipf (its rarest part)
 
 
+_PRONOUN_I = re.compile(r"i['’](?:ll|m|ve|d)$", re.IGNORECASE)
+
+
 def _named(word: str, first: bool) -> bool:
-    if len(word) < 2:  # a lone capital is a symbol ("R", "K", "I"), not a name to decline on
+    if len(word) < 2 or _PRONOUN_I.match(word):  # a lone capital is a symbol ("R", "K"); "I'll" is a pronoun
         return False
     if any(c.isdigit() for c in word):
         return True
@@ -160,12 +164,13 @@ class Evidence:
         return any(pattern.search(t) for t in self.cased)
 
     def has_expansion(self, acronym: str) -> bool:
-        """An acronym of the question written out in the evidence: "GRE" as "Generic Routing Encapsulation"."""
+        """An acronym of the question written out in the evidence: "GRE" as "Generic Routing Encapsulation", "BWT"
+        as "Burrows-Wheeler Transform"."""
         if not 2 <= len(acronym) <= 6 or not acronym.isupper() or not acronym.isalpha():
             return False
         n = len(acronym)
         for t in self.cased:
-            words = [w for w in _WORD.findall(t) if w.lower() not in STOPWORDS]
+            words = [p for w in _WORD.findall(t) for p in w.split("-") if p and p.lower() not in STOPWORDS]
             if any("".join(w[0] for w in words[i:i + n]) == acronym for i in range(len(words) - n + 1)):
                 return True  # capital initials: a written-out name, not any run of words
         return False
@@ -244,19 +249,34 @@ class Evidence:
 
 
 _ARTICLES = frozenset({"a", "an", "the"})
-_INSIDE = frozenset({"per"})  # "transcripts per million" ("of" would make "the aim of mapping reads" a term)
+# a term put first, then asked about: "Carrier supporting carrier: how does it work?", "Dual indexing - why?"
+_TERM_FIRST = re.compile(r"^\s*([^\W\d_][\w'’ -]*?)\s*(?::|\s-|—)\s*(?:how|what|why|when|which|is|are|does|do)\b",
+                         re.IGNORECASE)
+# inside a term: "transcripts per million", "sequencing by synthesis" ("of": "the aim of mapping reads")
+_INSIDE = frozenset({"per", "by"})
 _ASK_VERBS = frozenset("compute calculate estimate interpret read use".split())
 
 
 def asked_term(question: str) -> tuple[str, ...]:
     """The multi-word term a question is *about*, as asked: X in "What is X?", "How does X work?", "How do
-    you compute X?" ("continuous ranked probability score"); empty when the question has no such frame or
+    you compute X?" ("continuous ranked probability score"), "Explain X.", "Tell me about X.", "X: how does it
+    work?"; empty when the question has no such frame or
     X is one word. The words of such a term must be there together: each everyday word of it may well be."""
-    words = _WORD.findall(unicodedata.normalize("NFKC", question))
+    text = _CONTRACTED_IS.sub(r"\1 is", unicodedata.normalize("NFKC", question))  # "What's X?"
+    head = _TERM_FIRST.match(text)  # "Carrier supporting carrier: how does it work?"
+    if head:
+        term = tuple(w for w in _WORD.findall(head.group(1)) if w.lower() not in _ARTICLES)
+        plain = not any(w.lower() in _QUESTION_WORDS or w.lower() in _VERSUS for w in term)
+        return term if plain and 2 <= len(term) <= 6 else ()  # "What material does it …: how" is no term
+    words = _WORD.findall(text)
     low = [w.lower() for w in words]
     start, works = None, False
     if len(low) > 2 and low[0] == "what" and low[1] in ("is", "are"):
-        start = 2
+        start = 4 if low[2:4] == ["meant", "by"] else 2
+    elif len(low) > 1 and low[0] in ("explain", "describe", "define"):
+        start = 1
+    elif len(low) > 3 and low[:3] in (["tell", "me", "about"], ["what", "about", "the"]):
+        start = 3
     elif len(low) > 3 and low[0] == "how" and low[1] in ("does", "do") and low[2] not in ("you", "we", "i", "one"):
         start, works = 2, True
     elif len(low) > 4 and low[0] == "how" and low[1] in ("do", "can", "would", "should") \
@@ -286,6 +306,10 @@ _AUX = frozenset("does do did is are was were can could should would will has ha
 # adjectives that date or rate a thing rather than name it: no part of a term
 _EVALUATIVE = frozenset("early earlier late later modern typical common standard usual simple basic new newer old "
                         "older current recent classic classical traditional popular main good bad better best".split())
+_VERSUS = frozenset({"vs", "versus", "v"})
+_OBJECT_START = frozenset({"JJ", "JJR", "JJS", "DT", "PRP$", "CD"})
+_QUANTITY = frozenset("lots lot many much few several plenty number numbers kind kinds sort sorts type "
+                      "types amount bit couple".split())
 _BETWEEN = re.compile(r"\bdifferences?\s+between\s+(?:an?\s+|the\s+)?(.+?)\s+and\s+"
                       r"(?:an?\s+|the\s+)?(.+?)\s*(?:[?.!,;]|$)",
                       re.IGNORECASE)
@@ -310,7 +334,8 @@ def _tagger() -> Any:
 def pos_tags(text: str) -> list[tuple[str, str]]:
     """Penn Treebank tags of a sentence's words ("routing" NN/VBG, "send" VB). A possessive reads as "of"
     ("importance sampling's variance" asks of importance sampling, as "the variance of importance sampling")."""
-    return [(w, t) for w, t in _tagger().tag(_POSSESSIVE.sub(" of", unicodedata.normalize("NFKC", text)))]
+    text = _CONTRACTED_IS.sub(r"\1 is", unicodedata.normalize("NFKC", text))  # "What's X?" is "What is X?"
+    return [(w, t) for w, t in _tagger().tag(_POSSESSIVE.sub(" of", text))]
 
 
 def subject_term(question: str) -> tuple[str, ...]:
@@ -322,7 +347,14 @@ def subject_term(question: str) -> tuple[str, ...]:
     low = [w.lower() for w, _ in tags]
     if len(tags) < 4 or low[0] not in _WH or low[1] not in _AUX:
         return ()
-    i = 2
+    run, _ = _noun_run(tags, 2)
+    words = tuple(w for w, _ in run)
+    return words if sum(w.lower() != "of" for w in words) >= 2 else ()
+
+
+def _noun_run(tags: Sequence[tuple[str, str]], i: int) -> tuple[list[tuple[str, str]], int]:
+    """The noun phrase starting at word i (articles and possessive pronouns skipped), and where it stops."""
+    low = [w.lower() for w, _ in tags]
     while i < len(tags) and (low[i] in _ARTICLES or tags[i][1] == "PRP$" or not _WORD.search(tags[i][0])):
         i += 1
     run: list[tuple[str, str]] = []
@@ -330,28 +362,69 @@ def subject_term(question: str) -> tuple[str, ...]:
         word, tag = tags[i]
         if not _WORD.search(word):  # a quote mark or other punctuation ("‘importance sampling’") ends X
             break
-        nounish = tag.startswith(("NN", "JJ", "CD")) or tag == "VBG" or "-" in word.strip("-")
-        linking = low[i] == "of" and run and i + 1 < len(tags) and tags[i + 1][1].startswith(("NN", "JJ"))
+        after = tags[i + 1][1] if i + 1 < len(tags) else ""
+        if low[i] in _VERSUS or tag == "VBG" and run and run[-1][1].startswith("NN") and after in _OBJECT_START:
+            break  # "X vs Y" is two terms; "the transform grouping identical letters": a clause, not a term
+        nounish = (tag.startswith(("NN", "JJ", "CD")) or tag == "VBG" or "-" in word.strip("-")
+                   or tag == "VB" and i > 0 and tags[i - 1][1] in ("DT", "PRP$"))  # "the hinge loss": no verb
+        linking = low[i] == "of" and run and i + 1 < len(tags) and after.startswith(("NN", "JJ"))
         if not (nounish or linking) or low[i] in STOPWORDS and not linking:
             break
-        run.append((word, tag))
+        run.append((word, "NN" if tag == "VB" else tag))
         i += 1
-    # an adjective or "work" at the end is the predicate ("Why is X harder", "How does X work"), not X
-    while run and (run[-1][1].startswith("JJ") or run[-1][0].lower() in ("work", "works", "of")):
+    end = i
+    # an adjective or "work" at the end is the predicate ("Why is X harder", "How does X work"), not X; a
+    # hyphenated one names a thing ("Q-learning")
+    while run and (run[-1][1].startswith("JJ") and "-" not in run[-1][0].strip("-")
+                   or run[-1][0].lower() in ("work", "works", "of")):
         run.pop()
-    while run and run[0][0].lower() in _EVALUATIVE:  # "early hash-table aligners" are hash-table aligners
-        run.pop(0)
-    words = tuple(w for w, _ in run)
-    return words if sum(w.lower() != "of" for w in words) >= 2 else ()
+    while run and (run[0][0].lower() in _EVALUATIVE or run[0][0].lower() in _QUANTITY and len(run) > 1
+                   and run[1][0].lower() == "of"):
+        run.pop(0)  # "early hash-table aligners" are hash-table aligners; "lots of paralogs" are paralogs
+        while run and run[0][0].lower() == "of":
+            run.pop(0)
+    return run, end
+
+
+def noun_phrases(question: str) -> list[tuple[str, ...]]:
+    """Every noun phrase of two words or more in the question, as asked (the tagger's runs of nouns and
+    adjectives, "of" linking two of them)."""
+    tags = pos_tags(question)
+    out: list[tuple[str, ...]] = []
+    i = 0
+    while i < len(tags):
+        run, end = _noun_run(tags, i)
+        words = tuple(w for w, _ in run)
+        if sum(w.lower() != "of" for w in words) >= 2:
+            out.append(words)
+        i = max(end, i + 1)
+    return out
+
+
+def verb_words(question: str) -> set[str]:
+    """The question's words the tagger reads as finite or bare verbs ("accumulate", "reroutes"); participles
+    are left out: "overclustered", "annealed", "patterned" name the state of a thing."""
+    tags = pos_tags(question)
+    return {w for i, (w, t) in enumerate(tags) if t in ("VB", "VBD", "VBP", "VBZ")
+            and not (i > 0 and tags[i - 1][1] in ("DT", "PRP$"))}  # "the hinge loss": a noun mis-tagged
 
 
 def compared_terms(question: str) -> list[tuple[str, ...]]:
-    """Both sides of "the difference between X and Y", each of two words or more."""
+    """Both sides of "the difference between X and Y" or "X vs Y", each of two words or more."""
     m = _BETWEEN.search(unicodedata.normalize("NFKC", question))
-    if not m:
-        return []
-    sides = [tuple(w for w in _WORD.findall(re.split(r"\s+and\s+", g, flags=re.IGNORECASE)[0])
-                   if w.lower() not in _ARTICLES) for g in m.groups()]
+    sides: list[tuple[str, ...]] = []
+    if m:
+        sides = [tuple(w for w in _WORD.findall(re.split(r"\s+and\s+", g, flags=re.IGNORECASE)[0])
+                       if w.lower() not in _ARTICLES) for g in m.groups()]
+    tags = pos_tags(question) if _VERSUS & {w.lower().rstrip(".") for w in question.split()} else []
+    for i, (word, _) in enumerate(tags):
+        if word.lower() in _VERSUS:
+            start = i
+            while start > 0 and _WORD.search(tags[start - 1][0]) and tags[start - 1][0].lower() not in STOPWORDS \
+                    and (tags[start - 1][1].startswith(("NN", "JJ", "VBN", "VBG", "CD")) or "-" in tags[start - 1][0]):
+                start -= 1  # the noun phrase just before "vs"
+            sides.append(tuple(w for w, _ in tags[start:i]))
+            sides.append(tuple(w for w, _ in _noun_run(tags, i + 1)[0]))
     return [s for s in sides if 2 <= len(s) <= 6]  # a longer "side" is a clause, not a term
 
 
@@ -372,7 +445,7 @@ def descriptive(question: str, word: str) -> bool:
 
 
 # second parts that make ordinary compounds of any name ("IP-based", "GPU-aware"): not terms of their own
-_PRODUCTIVE = frozenset("based like level wide free aware specific dependent only style type related driven "
+PRODUCTIVE = frozenset("based like level wide free aware specific dependent only style type related driven "
                         "friendly oriented enabled capable compatible side".split())
 
 
@@ -406,7 +479,7 @@ def missing_words(question: str, evidence: Evidence) -> list[Missing]:
                 continue
             if lacking:
                 out.append(Missing(word, t.text, named or len(pieces) > 2, z))
-            elif compound and not _PRODUCTIVE & set(word.lower().split("-")) \
+            elif compound and not PRODUCTIVE & set(word.lower().split("-")) \
                     and not evidence.has_phrase(parts, slack=0):
                 out.append(Missing(word, t.text, True, z, phrase=True))
     return out
@@ -422,6 +495,11 @@ def unsupported(terms: Sequence[Term], evidence: Evidence) -> list[tuple[Term, s
         elif len(t.folded) > 1 and not evidence.has_phrase(t.folded):
             out.append((t, "phrase"))
     return out
+
+
+def _share_root(a: str, b: str, n: int = 5) -> bool:
+    """The words share a run of n letters or more ("pseudoalignment" and "novoalign"): two terms built on one root."""
+    return any(a[i:i + n] in b for i in range(len(a) - n + 1))
 
 
 class WordSimilarity:
@@ -463,7 +541,8 @@ class WordSimilarity:
         word or contains it ("route" in "reroute", "sam" in "samtools") is another term built on it, not a
         synonym."""
         root = fold(word)
-        cands = [c for c in dict.fromkeys(candidates) if fold(c) not in root and root not in fold(c)]
+        cands = [c for c in dict.fromkeys(candidates) if fold(c) not in root and root not in fold(c)
+                 and not _share_root(word.lower(), c.lower())]
         if not cands:
             return {}
         v = self._vectors([word, *cands])

@@ -18,8 +18,11 @@ from rag.terms import (
     compared_terms,
     descriptive,
     missing_words,
+    noun_phrases,
+    pos_tags,
     question_terms,
     subject_term,
+    verb_words,
     zipf,
 )
 from rag.types import Chunk, Hit, PageSpan
@@ -83,7 +86,7 @@ def test_a_neighbouring_named_method_is_declined_and_the_covered_one_answered():
 
 def test_a_rare_missing_word_declines_only_without_a_synonym_and_with_loose_evidence():
     sim = FakeSimilarity()
-    q = "How many draws does stratified sampling give each part?"  # no "How does X <verb>" frame: one word
+    q = "How many draws does each stratum get in importance sampling?"  # one rare word, no term around it
     assert not assess(q, _hits(SAMPLING, dense=0.40), similarity=sim).answerable
     assert assess(q, _hits(SAMPLING, dense=0.70), similarity=sim).answerable  # the evidence is close in meaning
     para = "What are the downsides of importance sampling?"
@@ -227,3 +230,67 @@ def test_capitals_that_are_words_are_no_acronyms_and_long_terms_stay_cheap():
     finally:
         re.compile = real  # type: ignore[assignment]
     assert len(calls) <= 5 * 400
+
+
+IPSEC = ("IPsec\n• the tunnel protects the payload of each packet\n• security associations are set up by IKE\n"
+         "• short reads and long reads")
+
+
+def test_a_named_noun_phrase_is_a_term_in_any_question_frame():
+    assert ("gradient", "boosting") in noun_phrases("Is gradient boosting just gradient descent on trees?")
+    assert ("encapsulating", "security", "payload") in noun_phrases("Explain the encapsulating security payload.")
+    sim = FakeSimilarity()
+    for q in ("Explain the encapsulating security payload.", "Tell me about the encapsulating security payload",
+              "When would you pick the encapsulating security payload over IKE?"):
+        near = assess(q, _hits(IPSEC, dense=0.6), similarity=sim)  # every word is there, never together
+        assert not near.answerable and near.lacking == ("encapsulating security payload",), q
+    said = IPSEC + "\n• the encapsulating security payload encrypts it"
+    assert assess("Explain the encapsulating security payload.", _hits(said, dense=0.6), similarity=sim).answerable
+    # a phrase whose first word is everyday English describes a course word, it names nothing new
+    assert assess("Do core routers keep IPsec tunnel state?", _hits(IPSEC, dense=0.6), similarity=sim).answerable
+
+
+def test_rare_compounds_possessives_quantities_and_verbs():
+    sim = FakeSimilarity()
+    modes = "Aligner modes\n• two reads of a pair pass the filter together\n• the aligner's mode is set by a flag"
+    two_pass = assess("Why would someone turn on the aligner's two-pass mode?", _hits(modes, dense=0.45),
+                      similarity=sim)
+    assert not two_pass.answerable and two_pass.lacking == ("two-pass",)  # "mode": an everyday head noun
+    # "short-read" is in the evidence as "short reads": an ordinary compound, and "machines" only describes
+    assert assess("Which option builds on short-read machines?", _hits(IPSEC, dense=0.6), similarity=sim).answerable
+    # the aligner's settings: the aligner and its settings, no term "aligner settings"
+    ev = "Aligners\n• the defaults of an aligner work for most species\n• settings: seed length, mismatches"
+    assert assess("Should I tune the aligner's settings?", _hits(ev, dense=0.45), similarity=sim).answerable
+    assert subject_term("Why would lots of paralogs push me toward paired-end data?") == ()  # lots of: a quantity
+    assert pos_tags("What's a variance inflation factor?")[:2] == [("What", "WP"), ("is", "VBZ")]
+    assert "accumulate" in verb_words("Does the posterior approach a Gaussian as data accumulate?")
+    assert "overclustered" not in verb_words("What happens when a flow cell is overclustered?")  # a state
+    post = "Posterior\n• with more data the posterior tends to a Gaussian"
+    assert assess("Does the posterior approach a Gaussian as data accumulate?", _hits(post, dense=0.45),
+                  similarity=sim).answerable
+
+
+def test_more_question_frames_name_their_term():
+    assert asked_term("Tell me about dual indexing.") == ("dual", "indexing")
+    assert asked_term("Explain sequencing by synthesis.") == ("sequencing", "synthesis")  # "by" joins, as "per"
+    assert asked_term("What's the hinge loss?") == ("hinge", "loss")
+    assert asked_term("Carrier supporting carrier: how does it work?") == ("Carrier", "supporting", "carrier")
+    assert asked_term("What material does the course come with: how many lectures?") == ()  # no term first
+    assert asked_term("What is meant by replicating the experiment?") == ()  # one word after "meant by"
+    assert compared_terms("Double Q-learning vs plain Q-learning: which overestimates less?") == \
+        [("Double", "Q-learning"), ("plain", "Q-learning")]
+    assert ("hinge", "loss") in noun_phrases("What is the hinge loss?")  # "hinge" after "the" is no verb
+    assert "hinge" not in verb_words("What is the hinge loss?")
+    sim = FakeSimilarity()
+    indexing = "Indexing\n• each sample gets an index read\n• indexing methods differ by kit"
+    near = assess("Tell me about dual indexing.", _hits(indexing, dense=0.55), similarity=sim)
+    assert not near.answerable and near.lacking == ("dual indexing",)
+    assert assess("Tell me about the index read.", _hits(indexing, dense=0.55), similarity=sim).answerable
+
+
+def test_names_and_roots():
+    assert missing_words("Is it true that I'll get more reads?", Evidence(["more reads"])) == []
+    assert missing_words("How big is a BWT index?", Evidence(["the Burrows-Wheeler Transform index"])) == []
+    sim = FakeSimilarity()
+    # a word on the same root is another term built on it, not a synonym ("novoalign" for "pseudoalignment")
+    assert sim.best("pseudoalignment", ["novoalign", "aligners"]) == 0.0
