@@ -80,11 +80,14 @@ def search(query, image, k, sources, kinds, index_dir, as_json):
     from rag.contracts import hit_json
 
     rows = [] if declined else [hit_json(i, h) for i, h in enumerate(hits, start=1)]
+    expanded = [{"asked": asked, "added": added} for asked, added in result.expansion.pairs]
     if as_json:
         emit({"query": query, "image": str(image) if image else None, "embedder": services.embedder_label,
-              "hits": rows, "declined": declined})
+              "expanded": expanded, "hits": rows, "declined": declined})
         return
     click.echo(f"embedder: {services.embedder_label}")
+    if expanded:  # the course's glossary: "GRE" also searched as "Generic Routing Encapsulation"
+        click.echo("also searched with: " + "; ".join(f"{e['added']} (for “{e['asked']}”)" for e in expanded))
     if declined:
         click.echo("not in this course: no slide, page or lecture frame matches this picture")
     elif not rows:

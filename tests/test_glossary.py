@@ -171,3 +171,23 @@ def test_the_expanded_question_finds_the_place_by_both_channels(vpn_lecture, que
     assert expanded.query.text == question and expanded.question == question
     assert expanded.expansion.words and expanded.words != question
     assert expanded.top(1).expansion == expanded.expansion
+
+
+def test_search_says_what_the_glossary_added(sample_index):
+    """The sample deck writes "Mean squared error (MSE)": a question in words also searches with the acronym."""
+    import json
+
+    from click.testing import CliRunner
+
+    from rag.cli import cli
+
+    index = str(sample_index["index"])
+    res = CliRunner().invoke(cli, ["search", "how is the mean squared error computed?", "--index", index, "--json"],
+                             catch_exceptions=False)
+    assert json.loads(res.output)["expanded"] == [{"asked": "mean squared error", "added": "MSE"}]
+    res = CliRunner().invoke(cli, ["search", "how is the mean squared error computed?", "--index", index],
+                             catch_exceptions=False)
+    assert "also searched with: MSE (for “mean squared error”)" in res.output
+    res = CliRunner().invoke(cli, ["search", "what is a loss function?", "--index", index, "--json"],
+                             catch_exceptions=False)
+    assert json.loads(res.output)["expanded"] == []
