@@ -363,8 +363,9 @@ def _noun_run(tags: Sequence[tuple[str, str]], i: int) -> tuple[list[tuple[str, 
         if not _WORD.search(word):  # a quote mark or other punctuation ("‘importance sampling’") ends X
             break
         after = tags[i + 1][1] if i + 1 < len(tags) else ""
-        if low[i] in _VERSUS or tag == "VBG" and run and run[-1][1].startswith("NN") and after in _OBJECT_START:
-            break  # "X vs Y" is two terms; "the transform grouping identical letters": a clause, not a term
+        if low[i] in _VERSUS or tag == "VBG" and (run and run[-1][1].startswith("NN") and after in _OBJECT_START
+                                                  or not run and after in ("DT", "PRP$")):
+            break  # "X vs Y" is two terms; "the transform grouping identical letters", "validating a model": clauses
         nounish = (tag.startswith(("NN", "JJ", "CD")) or tag == "VBG" or "-" in word.strip("-")
                    or tag == "VB" and i > 0 and tags[i - 1][1] in ("DT", "PRP$"))  # "the hinge loss": no verb
         linking = low[i] == "of" and run and i + 1 < len(tags) and after.startswith(("NN", "JJ"))
@@ -414,8 +415,9 @@ def compared_terms(question: str) -> list[tuple[str, ...]]:
     m = _BETWEEN.search(unicodedata.normalize("NFKC", question))
     sides: list[tuple[str, ...]] = []
     if m:
-        sides = [tuple(w for w in _WORD.findall(re.split(r"\s+and\s+", g, flags=re.IGNORECASE)[0])
-                       if w.lower() not in _ARTICLES) for g in m.groups()]
+        # each side's leading noun phrase: "tunnel mode (in IPsec)"; a clause ("validating a model …") has none
+        sides = [tuple(w for w, _ in _noun_run(pos_tags(re.split(r"\s+and\s+", g, flags=re.IGNORECASE)[0]), 0)[0])
+                 for g in m.groups()]
     tags = pos_tags(question) if _VERSUS & {w.lower().rstrip(".") for w in question.split()} else []
     for i, (word, _) in enumerate(tags):
         if word.lower() in _VERSUS:

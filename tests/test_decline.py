@@ -294,3 +294,13 @@ def test_names_and_roots():
     sim = FakeSimilarity()
     # a word on the same root is another term built on it, not a synonym ("novoalign" for "pseudoalignment")
     assert sim.best("pseudoalignment", ["novoalign", "aligners"]) == 0.0
+
+
+def test_compared_sides_are_noun_phrases_and_dotted_names_split_as_in_the_evidence():
+    assert compared_terms("What's the difference between validating a model externally and internally?") == []
+    assert compared_terms("What's the difference between transport mode and tunnel mode in IPsec?") == \
+        [("transport", "mode"), ("tunnel", "mode")]
+    sim = FakeSimilarity()
+    ev = "Air pollution\n• exposure to PM2.5 was estimated from satellite data and monitoring stations"
+    assert assess("What data went into the PM2.5 exposure example?", _hits(ev, dense=0.6), similarity=sim).answerable
+    assert not assess("What data went into the PM2.5 dose model?", _hits(ev, dense=0.6), similarity=sim).answerable
