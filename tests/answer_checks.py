@@ -5,6 +5,8 @@ neighbouring topic). Shared by the sample-course and devcorpus end-to-end eval t
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from pathlib import Path
 
 from rag.lexical import tokens
 from rag.terms import fold, zipf
@@ -53,6 +55,48 @@ def fragments(answer: str) -> list[str]:
         if not formula and (len(words) < 3 or label) or numbers >= 3 and numbers > len(words) or _CUT.search(s):
             bad.append(s)
     return bad
+
+
+def _norm(text: str) -> str:
+    # "Posterior predictive checking – example." and "posterior predictive checking - example" are one title;
+    # a continued slide's "(2)" is no part of it
+    return " ".join(_WORD.findall(re.sub(r"\(\d+\)\s*$", "", text.strip()))).lower()
+
+
+def slide_titles(pages: Iterable[str]) -> set[str]:
+    """The titles of deck pages, as `titles` compares them: each page's first line and the line just above its
+    first bullet (diagram labels can come first in a text layer), when it has at least two words."""
+    from agent.overview import page_title
+
+    out = set()
+    for page in pages:
+        lines = [ln.strip() for ln in page.splitlines() if ln.strip()]
+        for line in (lines[:1] + [page_title(page)]) if lines else []:
+            if len(_WORD.findall(line)) >= 2:
+                out.add(_norm(line))
+    return out
+
+
+def deck_titles(folder: Path) -> set[str]:
+    """`slide_titles` of every deck in a folder, its pages cleaned as ingest cleans them."""
+    import pypdfium2 as pdfium
+
+    from ingest.pdftext import clean_deck
+
+    out: set[str] = set()
+    for pdf in sorted(folder.glob("*.pdf")):
+        doc = pdfium.PdfDocument(str(pdf))
+        try:
+            out |= slide_titles(clean_deck([doc[i].get_textpage().get_text_range() for i in range(len(doc))])[0])
+        finally:
+            doc.close()
+    return out
+
+
+def titles(answer: str, known: set[str]) -> list[str]:
+    """Statements that are a slide's title (of `known`, from `slide_titles`): a lecturer reading "Hash-based
+    alignment (present day)." as the slide appears says a heading, not an answer."""
+    return [s for s in statements(answer) if _norm(s) in known]
 
 
 def _weight(term: str) -> float:

@@ -256,3 +256,45 @@ def test_a_paraphrase_without_the_statements_words_quotes_the_closest_in_meaning
     assert not pointer_only(got) and fragments(got) == [] and off_topic(q, got) == []
     far = quote(q, hits, ["S1", "S2", "S3"], weight=weight, similar=lambda _q, c: [0.1] * len(c)).text
     assert far == pointer  # nothing close in meaning: the named fallback points at the places
+
+
+def test_a_slide_title_read_aloud_is_no_statement():
+    """The spoken lectures read a slide's title as it appears ("Hash-based alignment (present day).") and answers
+    quoted it as their best sentence (21 of 83 spoken answers). A verbless sentence said at a slide change is that
+    title; the same words said mid-slide, a point with a reason, and a determiner-led definition are statements;
+    the slide's first point is then cited from where its title is said (where the slide starts)."""
+    from agent.units import has_verb, units
+
+    cues = [(39.6, 42.1, "Hash-based alignment (present day)."),
+            (42.6, 55.3, "Need to make some concessions on sensitivity for short read alignment."),
+            (55.7, 58.4, "Simpler in design but more sensitive."),
+            (60.6, 64.9, "A compressed form of suffix arrays for alignment."),
+            (65.3, 68.0, "Much less memory because of compression."),
+            (68.5, 71.0, "Burrows-Wheeler alignment output formats.")]
+    seg = Chunk(id="v2", source="lectures/aln.mp4", source_sha256="z", kind="video", title="Alignment",
+                locator=TimeSpan(start_s=39.0, end_s=72.0), text="", cues=tuple(cues), keyframes=(39.0, 60.0, 65.0))
+    hit = Hit(chunk=seg, score=1.0)
+    said = {u.text: u.span for u in units(hit)}
+    assert "Hash-based alignment (present day)." not in said
+    assert said["Need to make some concessions on sensitivity for short read alignment."] == TimeSpan(
+        start_s=39.6, end_s=55.3)  # cited from the title on
+    assert {"A compressed form of suffix arrays for alignment.", "Much less memory because of compression.",
+            "Burrows-Wheeler alignment output formats."} <= set(said)  # a definition, a reason, not at a change
+    q = quote("what is hash-based alignment today?", [hit], ["S1"])
+    assert "present day" not in q.text and "concessions" in q.text
+    # without the slide change the same sentence is kept: a title is known by where it is said, not its words
+    assert "Hash-based alignment (present day)." in {u.text for u in units(
+        hit.model_copy(update={"chunk": seg.model_copy(update={"keyframes": (50.0,)})}))}
+    assert has_verb("Many IP tunnelling protocols exist.") and has_verb("P routers only know how to reach them.")
+    assert not has_verb("Short read alignment.") and not has_verb("Transcriptomics with long read technologies.")
+
+
+def test_the_title_check_flags_a_quoted_slide_title():
+    from tests.answer_checks import slide_titles, titles
+
+    known = slide_titles(["Hash-based alignment (present day)\n• Need to make concessions",
+                          "14\nPosterior predictive checking – example (2)\n• Good test statistic is ancillary"])
+    answer = ("Need to make concessions [S1]. Hash-based alignment (present day) [S1].\n"
+              "• Posterior predictive checking - example [S2]")
+    assert titles(answer, known) == ["Hash-based alignment (present day)", "Posterior predictive checking - example"]
+    assert titles("Need to make concessions [S1].", known) == []
