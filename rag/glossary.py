@@ -26,7 +26,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +36,7 @@ from rag.terms import zipf
 __all__ = ["Expansion", "Glossary"]
 
 FILE = "glossary.json"
-FORMAT = 2
+FORMAT = 3  # 3: capitalised runs found by one regular expression
 MIN_LEN, MAX_LEN = 2, 6
 # An acronym set in capitals is not an everyday word: "IS", "THE", "NOT" in a capitals heading are words.
 WORD_ZIPF = 4.5
@@ -49,6 +49,9 @@ RUN_ZIPF = 5.6
 # Words that may sit inside a written-out form without an initial: "VPN Routing and Forwarding", "Point of Presence".
 _LINKS = frozenset("and of for the in on to a an by with de".split())
 _WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")
+_CAPITALISED = r"[A-ZÀ-ÖØ-Þ][^\W_]*(?:[-'’][^\W_]+)*"
+# Capitalised words (and linking words between them) separated by spaces only: punctuation and line breaks end a run.
+_RUN = re.compile(rf"(?<![\w'’-]){_CAPITALISED}(?:[ \t]+(?:(?:{'|'.join(sorted(_LINKS))})[ \t]+)*{_CAPITALISED})*")
 _CAPS = f"([A-Z]{{{MIN_LEN},{MAX_LEN}}})"  # an acronym's letters
 _ACRONYM = re.compile(rf"(?<![\w-]){_CAPS}(s?)(?![\w])")
 _PAREN_AFTER = re.compile(rf"\(\s*{_CAPS}s?\s*\)")  # "Sequence Alignment Map (SAM)"
@@ -111,35 +114,20 @@ def _sentences(text: str) -> list[str]:
     return [s for line in text.splitlines() for s in re.split(r"(?<=[.!?;:])\s+|\s+[•▪●■–-]\s+", line) if s.strip()]
 
 
-def _capital_runs(sentence: str) -> list[list[str]]:
-    """Maximal runs of capitalised words (linking words allowed inside) that are not acronyms themselves."""
-    runs: list[list[str]] = []
-    run: list[str] = []
-    last = 0
-    for m in _WORD.finditer(sentence):
-        w = m.group(0)
-        gap = sentence[last:m.start()]
-        last = m.end()
-        if run and gap.strip():  # punctuation ends a run
-            runs.append(run)
-            run = []
-        if w[:1].isupper() and not w.isupper() and w[:1].isalpha():
-            run.append(w)
-        elif run and w.lower() in _LINKS:
-            run.append(w)
-        else:
-            if run:
-                runs.append(run)
-            run = []
-    if run:
-        runs.append(run)
-    out = []
-    for r in runs:
-        while r and r[-1].lower() in _LINKS:
-            r = r[:-1]
-        if r:
-            out.append(r)
-    return out
+def _capital_runs(text: str) -> Iterator[list[str]]:
+    """Maximal runs of capitalised words (linking words allowed inside) that are not acronyms themselves: one
+    regular expression over the whole text, as an index of 100k views reads every text once."""
+    for m in _RUN.finditer(text):
+        run: list[str] = []
+        for w in [*m.group(0).split(), None]:  # an acronym ends a run ("VPN Routing and Forwarding"), as does the end
+            if w is None or w.isupper():
+                while run and run[-1].lower() in _LINKS:
+                    run.pop()
+                if run:
+                    yield run
+                run = []
+            elif run or w.lower() not in _LINKS:
+                run.append(w)
 
 
 @dataclass(frozen=True)
@@ -179,7 +167,7 @@ class Glossary:
 
         for t in texts:
             for m in _PAREN_AFTER.finditer(t):  # "Sequence Alignment Map (SAM)"
-                head = _sentences(t[:m.start()])
+                head = _sentences(t[max(0, m.start() - 200):m.start()])
                 add(m.group(1), _spelled(m.group(1), _WORD.findall(head[-1]) if head else [], tail=1), 10)
             for m in _PAREN_BEFORE.finditer(t):  # "GRE (Generic Routing Encapsulation)"
                 inside = _WORD.findall(m.group(2))
@@ -187,11 +175,10 @@ class Glossary:
                     add(m.group(1), " ".join(inside), 10)
             for m in _DEFINED.finditer(t):  # "ATM : Asynchronous Transfer Mode"
                 add(m.group(1), _leading(m.group(1), m.group(2)), 10)
-            for s in _sentences(t):  # "Generic Routing Encapsulation", for a "GRE" of the course or a question
-                for run in _capital_runs(s):
-                    # the whole run, not a part of it: "Cooperative Route Filtering Capability" is no "RFC"
-                    if len(_initials(run)) >= 3:
-                        add(_initials(run), " ".join(run), 1)
+            for run in _capital_runs(t):  # "Generic Routing Encapsulation", for a "GRE" of the course or a question
+                # the whole run, not a part of it: "Cooperative Route Filtering Capability" is no "RFC"
+                if len(_initials(run)) >= 3:
+                    add(_initials(run), " ".join(run), 1)
         forms = {a: tuple(f for f, _ in c.most_common(MAX_FORMS)) for a, c in sorted(found.items())}
         kept = {f for fs in forms.values() for f in fs}
         return cls(forms, {k: n for k, n in sorted(used.items()) if " " not in k or k in kept})

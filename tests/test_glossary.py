@@ -94,6 +94,14 @@ def test_rewrites_are_conservative():
     assert heading.expand("is a cute animal tiny?").words == ()  # "CAT" in a capitals heading is a word
 
 
+def test_a_long_form_is_one_run_of_capitalised_words_on_one_line():
+    g = Glossary.build(["Part 11: Virtual Private Networks", "Generic Routing\nEncapsulation", "Bar Of Gold. Baz",
+                        "VPN Routing and Forwarding", "Transfer Control, Protocol"])
+    # a colon, a line break, a full stop and a comma end a run; an acronym inside one ends it too, and a run of
+    # two initials ("Routing and Forwarding") spells too many two-letter acronyms by chance to be read
+    assert g.forms == {"VPN": ("Virtual Private Networks",)}
+
+
 def test_parenthesis_on_either_side_and_save_load(tmp_path):
     g = Glossary.build(["GRE (Generic Routing Encapsulation) carries packets.",
                         "A label switched path (LSP) is set up by LDP.", "Each LSP."])
