@@ -8,8 +8,10 @@ usually says what its acronyms stand for, in one of three ways this module reads
 
 1. explicitly, in parentheses: "Sequence Alignment Map (SAM)", "VPN Routing and Forwarding table (VRF)",
    "GRE (Generic Routing Encapsulation)";
-2. implicitly, as a run of capitalised words whose initials spell an acronym the course also uses:
-   "Generic Routing Encapsulation" on one slide, "GRE Tunnel" on the next;
+2. implicitly, as a run of capitalised words whose initials spell an acronym of three letters or more:
+   "Generic Routing Encapsulation" on one slide, "GRE Tunnel" on the next. The course need not write the
+   acronym itself, so a title ("Regression and Other Stories") is read as ROS too: it only matters when a
+   question says ROS, and then the added words are shown ("also searched with");
 3. not at all: the deck writes "LSP" only. A question's run of words whose initials spell such an acronym
    ("label switched path") then searches with the acronym too.
 

@@ -11,6 +11,7 @@ evidence supports only as a phrase, not as scattered words.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 import threading
@@ -250,8 +251,10 @@ class Evidence:
 
 _ARTICLES = frozenset({"a", "an", "the"})
 # a term put first, then asked about: "Carrier supporting carrier: how does it work?", "Dual indexing - why?"
-_TERM_FIRST = re.compile(r"^\s*([^\W\d_][\w'’ -]*?)\s*(?::|\s-|—)\s*(?:how|what|why|when|which|is|are|does|do)\b",
-                         re.IGNORECASE)
+_TERM_FIRST = re.compile(r"^\s*([^\W\d_][\w'’-]*(?: [\w'’-]+){0,7})\s*(?::|\s-|—)\s*"
+                         r"(?:how|what|why|when|which|is|are|does|do)\b", re.IGNORECASE)
+# ... when the question after it asks about "it" (or is a bare "why?"); else the lead-in is no term ("Quiz 3:")
+_ABOUT_IT = re.compile(r"\b(?:it|this|that|they|them|these|those|its)\b|^\W*\w+\W*$", re.IGNORECASE)
 # inside a term: "transcripts per million", "sequencing by synthesis" ("of": "the aim of mapping reads")
 _INSIDE = frozenset({"per", "by"})
 _ASK_VERBS = frozenset("compute calculate estimate interpret read use".split())
@@ -263,8 +266,11 @@ def asked_term(question: str) -> tuple[str, ...]:
     work?"; empty when the question has no such frame or
     X is one word. The words of such a term must be there together: each everyday word of it may well be."""
     text = _CONTRACTED_IS.sub(r"\1 is", unicodedata.normalize("NFKC", question))  # "What's X?"
-    head = _TERM_FIRST.match(text)  # "Carrier supporting carrier: how does it work?"
+    head = _TERM_FIRST.match(text[:300])  # "Carrier supporting carrier: how does it work?"
     if head:
+        rest = text[head.end(1):].lstrip(" \t:-—")
+        if not _ABOUT_IT.search(rest):  # "Quiz 3 hint: how does posterior predictive checking work?"
+            return asked_term(rest)
         term = tuple(w for w in _WORD.findall(head.group(1)) if w.lower() not in _ARTICLES)
         plain = not any(w.lower() in _QUESTION_WORDS or w.lower() in _VERSUS for w in term)
         return term if plain and 2 <= len(term) <= 6 else ()  # "What material does it …: how" is no term
@@ -307,6 +313,7 @@ _AUX = frozenset("does do did is are was were can could should would will has ha
 _EVALUATIVE = frozenset("early earlier late later modern typical common standard usual simple basic new newer old "
                         "older current recent classic classical traditional popular main good bad better best".split())
 _VERSUS = frozenset({"vs", "versus", "v"})
+MAX_PHRASE = 8
 _OBJECT_START = frozenset({"JJ", "JJR", "JJS", "DT", "PRP$", "CD"})
 _QUANTITY = frozenset("lots lot many much few several plenty number numbers kind kinds sort sorts type "
                       "types amount bit couple".split())
@@ -332,10 +339,15 @@ def _tagger() -> Any:
 
 
 def pos_tags(text: str) -> list[tuple[str, str]]:
+    return list(_pos_tags(text))
+
+
+@functools.lru_cache(maxsize=1024)
+def _pos_tags(text: str) -> tuple[tuple[str, str], ...]:
     """Penn Treebank tags of a sentence's words ("routing" NN/VBG, "send" VB). A possessive reads as "of"
     ("importance sampling's variance" asks of importance sampling, as "the variance of importance sampling")."""
     text = _CONTRACTED_IS.sub(r"\1 is", unicodedata.normalize("NFKC", text))  # "What's X?" is "What is X?"
-    return [(w, t) for w, t in _tagger().tag(_POSSESSIVE.sub(" of", text))]
+    return tuple((w, t) for w, t in _tagger().tag(_POSSESSIVE.sub(" of", text)))
 
 
 def subject_term(question: str) -> tuple[str, ...]:
@@ -352,9 +364,11 @@ def subject_term(question: str) -> tuple[str, ...]:
     return words if sum(w.lower() != "of" for w in words) >= 2 else ()
 
 
-def _noun_run(tags: Sequence[tuple[str, str]], i: int) -> tuple[list[tuple[str, str]], int]:
-    """The noun phrase starting at word i (articles and possessive pronouns skipped), and where it stops."""
-    low = [w.lower() for w, _ in tags]
+def _noun_run(tags: Sequence[tuple[str, str]], i: int, low: Sequence[str] | None = None,
+              ) -> tuple[list[tuple[str, str]], int]:
+    """The noun phrase starting at word i (articles and possessive pronouns skipped), and where it stops; at
+    most MAX_PHRASE words (a longer run is a mis-tagged clause, not a term)."""
+    low = low if low is not None else [w.lower() for w, _ in tags]
     while i < len(tags) and (low[i] in _ARTICLES or tags[i][1] == "PRP$" or not _WORD.search(tags[i][0])):
         i += 1
     run: list[tuple[str, str]] = []
@@ -363,8 +377,9 @@ def _noun_run(tags: Sequence[tuple[str, str]], i: int) -> tuple[list[tuple[str, 
         if not _WORD.search(word):  # a quote mark or other punctuation ("‘importance sampling’") ends X
             break
         after = tags[i + 1][1] if i + 1 < len(tags) else ""
-        if low[i] in _VERSUS or tag == "VBG" and (run and run[-1][1].startswith("NN") and after in _OBJECT_START
-                                                  or not run and after in ("DT", "PRP$")):
+        clause = tag == "VBG" and (run and run[-1][1].startswith("NN") and after in _OBJECT_START
+                                   or not run and after in ("DT", "PRP$"))
+        if low[i].rstrip(".") in _VERSUS or clause:
             break  # "X vs Y" is two terms; "the transform grouping identical letters", "validating a model": clauses
         nounish = (tag.startswith(("NN", "JJ", "CD")) or tag == "VBG" or "-" in word.strip("-")
                    or tag == "VB" and i > 0 and tags[i - 1][1] in ("DT", "PRP$"))  # "the hinge loss": no verb
@@ -373,6 +388,8 @@ def _noun_run(tags: Sequence[tuple[str, str]], i: int) -> tuple[list[tuple[str, 
             break
         run.append((word, "NN" if tag == "VB" else tag))
         i += 1
+        if len(run) >= MAX_PHRASE:
+            break
     end = i
     # an adjective or "work" at the end is the predicate ("Why is X harder", "How does X work"), not X; a
     # hyphenated one names a thing ("Q-learning")
@@ -391,10 +408,11 @@ def noun_phrases(question: str) -> list[tuple[str, ...]]:
     """Every noun phrase of two words or more in the question, as asked (the tagger's runs of nouns and
     adjectives, "of" linking two of them)."""
     tags = pos_tags(question)
+    low = [w.lower() for w, _ in tags]
     out: list[tuple[str, ...]] = []
     i = 0
     while i < len(tags):
-        run, end = _noun_run(tags, i)
+        run, end = _noun_run(tags, i, low)
         words = tuple(w for w, _ in run)
         if sum(w.lower() != "of" for w in words) >= 2:
             out.append(words)
@@ -403,11 +421,19 @@ def noun_phrases(question: str) -> list[tuple[str, ...]]:
 
 
 def verb_words(question: str) -> set[str]:
-    """The question's words the tagger reads as finite or bare verbs ("accumulate", "reroutes"); participles
+    """The question's words the tagger reads as finite or bare verbs ("accumulate", "converges"); participles
     are left out: "overclustered", "annealed", "patterned" name the state of a thing."""
     tags = pos_tags(question)
-    return {w for i, (w, t) in enumerate(tags) if t in ("VB", "VBD", "VBP", "VBZ")
+    return {w for i, (w, t) in enumerate(tags) if t in ("VB", "VBD", "VBP", "VBZ") and _known(w)
             and not (i > 0 and tags[i - 1][1] in ("DT", "PRP$"))}  # "the hinge loss": a noun mis-tagged
+
+
+def _known(word: str) -> bool:
+    """The tagger's lexicon has the word: its tag is read, not guessed from the ending ("lysate" is no verb)."""
+    from textblob.en import lexicon
+
+    _tagger()  # the lexicon loads under the lock
+    return dict.__contains__(lexicon, word) or dict.__contains__(lexicon, word.lower())
 
 
 def compared_terms(question: str) -> list[tuple[str, ...]]:
@@ -420,7 +446,7 @@ def compared_terms(question: str) -> list[tuple[str, ...]]:
                  for g in m.groups()]
     tags = pos_tags(question) if _VERSUS & {w.lower().rstrip(".") for w in question.split()} else []
     for i, (word, _) in enumerate(tags):
-        if word.lower() in _VERSUS:
+        if word.lower().rstrip(".") in _VERSUS:
             start = i
             while start > 0 and _WORD.search(tags[start - 1][0]) and tags[start - 1][0].lower() not in STOPWORDS \
                     and (tags[start - 1][1].startswith(("NN", "JJ", "VBN", "VBG", "CD")) or "-" in tags[start - 1][0]):
@@ -500,8 +526,12 @@ def unsupported(terms: Sequence[Term], evidence: Evidence) -> list[tuple[Term, s
 
 
 def _share_root(a: str, b: str, n: int = 5) -> bool:
-    """The words share a run of n letters or more ("pseudoalignment" and "novoalign"): two terms built on one root."""
-    return any(a[i:i + n] in b for i in range(len(a) - n + 1))
+    """The words share a run of n letters or more that is not just their common ending ("pseudoalignment" and
+    "novoalign": two terms built on one root; "computation" and "calculation" share only "ation"), and are not
+    spellings of one word ("regularisation" and "regularization")."""
+    if difflib.SequenceMatcher(None, a, b).ratio() >= 0.85:
+        return False
+    return any(a[i:i + n] in b and not (i + n == len(a) and b.endswith(a[i:i + n])) for i in range(len(a) - n + 1))
 
 
 class WordSimilarity:
@@ -517,7 +547,9 @@ class WordSimilarity:
     def _vectors(self, words: Sequence[str]) -> Any:
         import numpy as np
 
-        todo = [w for w in dict.fromkeys(words) if w not in self._cache]
+        cache = self._cache  # the chat judges up to four questions at once: read one dict, never a cleared one
+        got = {w: cache[w] for w in dict.fromkeys(words) if w in cache}
+        todo = [w for w in dict.fromkeys(words) if w not in got]
         if todo:
             if self._encode is None:
                 from rag.embedders.minilm import shared_minilm
@@ -525,10 +557,11 @@ class WordSimilarity:
                 self._encode = shared_minilm().encode
             vecs = np.asarray(self._encode(todo), dtype=np.float32)
             vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
-            if len(self._cache) + len(todo) > self._size:
-                self._cache.clear()
-            self._cache.update(zip(todo, vecs, strict=True))
-        return np.stack([self._cache[w] for w in words]) if words else np.zeros((0, 1), dtype=np.float32)
+            got.update(zip(todo, vecs, strict=True))
+            if len(cache) + len(todo) > self._size:
+                self._cache = cache = {}  # a new dict: a reader holding the old one keeps its entries
+            cache.update(zip(todo, vecs, strict=True))
+        return np.stack([got[w] for w in words]) if words else np.zeros((0, 1), dtype=np.float32)
 
     def nearest(self, text: str, candidates: Sequence[str]) -> float:
         """The highest cosine between `text` and any candidate, relatives included (0 without candidates)."""

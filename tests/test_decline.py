@@ -14,6 +14,7 @@ from rag.confidence import assess
 from rag.terms import (
     Evidence,
     WordSimilarity,
+    _share_root,
     asked_term,
     compared_terms,
     descriptive,
@@ -304,3 +305,45 @@ def test_compared_sides_are_noun_phrases_and_dotted_names_split_as_in_the_eviden
     ev = "Air pollution\n• exposure to PM2.5 was estimated from satellite data and monitoring stations"
     assert assess("What data went into the PM2.5 exposure example?", _hits(ev, dense=0.6), similarity=sim).answerable
     assert not assess("What data went into the PM2.5 dose model?", _hits(ev, dense=0.6), similarity=sim).answerable
+
+
+def test_review_cases_lead_ins_spellings_guessed_verbs_and_versus_with_a_dot():
+    # a lead-in before the question is no term; the question after it is read
+    assert asked_term("Quiz 3 hint: how does posterior predictive checking work?") == \
+        ("posterior", "predictive", "checking")
+    assert asked_term("Homework 5 question: what is posterior predictive checking?") == \
+        ("posterior", "predictive", "checking")
+    assert asked_term("Dual indexing - why?") == ("Dual", "indexing")
+    # spellings of one word and words sharing only an ending stay synonyms; terms on one root do not
+    assert not _share_root("regularisation", "regularization") and not _share_root("computation", "calculation")
+    assert _share_root("pseudoalignment", "novoalign")
+    # a verb the tagger only guessed from the ending ("lysate") is still a word that can decline
+    assert "lysate" not in verb_words("How many samples does cell lysate give?")
+    assert compared_terms("importance sampling vs. bridge sampling?") == \
+        [("importance", "sampling"), ("bridge", "sampling")]
+
+
+def test_word_vectors_are_safe_to_share_between_threads():
+    import threading
+    import time
+
+    def encode(words):
+        time.sleep(0.001)  # as the model does, let the other threads run (and overflow the cache) meanwhile
+        return np.eye(len(words), 64, dtype=np.float32) + 0.01
+
+    sim = WordSimilarity(encode=encode, cache_size=8)
+    errors = []
+
+    def work(k):
+        try:
+            for i in range(100):  # a cached word ("shared") was dropped by another thread's clear: KeyError before
+                sim.nearest(f"w{k}-{i}", ["shared", "common", f"c{k}-{i}"])
+        except Exception as e:  # noqa: BLE001 - any error is the failure
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

@@ -22,14 +22,15 @@ DEVCORPUS = ROOT / "eval" / "datasets" / "devcorpus.yaml"
 # 3 of 40 wrongly declined. `answered` is gated per family: at most 2, 1, 1 and 4 wrongly declined.
 # Session 17: the third held-out set (`ypara`/`ynear`) was tuned on after its first measurement (ynear 0.68, ypara
 # 6 of 40 wrongly declined on the old rule); gated just below the end of that round (0.88, 6 of 40). Citation floors
-# are per tuned family: totals moved whenever a held-out family was added (the fourth and fifth sets, z and w,
-# are not gated).
+# are per tuned family, about two cases below what they measured (para 0.52/0.66 of 73, gen 0.70/0.81 of 16, hpara
+# 0.69/0.81 of 26): totals moved whenever a held-out family was added (the fourth and fifth sets, z and w, are not
+# gated).
 CI_FLOORS = ("para.hit@5=0.84", "para.hit@1=0.7", "gen.hit@5=0.99", "gen.hit@1=0.75", "near.decline_accuracy=0.92",
              "hpara.hit@5=0.92", "hnear.decline_accuracy=0.88", "para.answered=0.96", "gen.answered=0.93",
              "hpara.answered=0.96", "xnear.decline_accuracy=0.82", "xpara.hit@5=0.85", "xpara.answered=0.9",
              "ynear.decline_accuracy=0.84", "ypara.hit@5=0.87", "ypara.answered=0.82",
-             "para.citation_precision=0.49", "para.citation_recall=0.63", "gen.citation_precision=0.66",
-             "gen.citation_recall=0.78", "hpara.citation_precision=0.66", "hpara.citation_recall=0.77")
+             "para.citation_precision=0.48", "para.citation_recall=0.62", "gen.citation_precision=0.6",
+             "gen.citation_recall=0.68", "hpara.citation_precision=0.6", "hpara.citation_recall=0.72")
 
 _register_plugins()
 

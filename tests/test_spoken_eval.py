@@ -90,4 +90,4 @@ def test_spoken_eval_meets_its_floors(spoken_dataset, spoken_index, monkeypatch,
     # with the held-out families); left: "Reference data versions matter." (a title that is a sentence, said last)
     known = deck_titles((load().HERE / load().load_cases()["corpus"]).resolve())
     quoting = {c["id"]: t for c in answered if (t := titles(c["answer"]["answer"], known))}
-    assert len(known) > 100 and len(quoting) <= 2, quoting
+    assert len(known) > 100 and len(quoting) <= 4, quoting  # 2 measured (17 before): room for two cases
