@@ -320,6 +320,18 @@ def test_a_page_title_below_chart_labels_heads_the_first_point():
     assert [u.text for u in slide_units(legend)] == ["Binomial model y ∼ Bin(θ, N), with data y = 9, N = 10"]
 
 
+def test_a_short_verbless_bullet_heads_a_list_and_is_no_statement():
+    """"How does MPLS forward packets inside a VPN?" quoted "• Provider-provisioned BGP/MPLS VPNs", the heading of a
+    list that carries the question's topic words in one line; a short bullet with a verb stays a statement."""
+    page = ("Comparison of VPN solutions\n• Provider-provisioned BGP/MPLS VPNs\n• Easy to configure for customer and"
+            " provider\n• PE encapsulate VPN packets\n• Customer-provisioned VPNs\n• Customer builds VPN")
+    texts = [u.text for u in slide_units(page)]
+    assert "Provider-provisioned BGP/MPLS VPNs" not in texts and "Customer-provisioned VPNs" not in texts
+    assert {"PE encapsulate VPN packets", "Customer builds VPN"} <= set(texts)
+    q = quote("How does MPLS forward packets inside a VPN?", [Hit(chunk=_pdf(page, page=55), score=1.0)], ["S1"])
+    assert "Provider-provisioned" not in q.text and "encapsulate VPN packets" in q.text
+
+
 def test_the_title_check_flags_a_quoted_slide_title():
     from tests.answer_checks import slide_titles, titles
 
