@@ -74,6 +74,7 @@ threshold alone (declines paraphrases first).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -199,7 +200,7 @@ def _unsupported_subject(question: str, hits: Sequence[Hit], evidence: Evidence,
             continue
         if evidence.has_phrase(parts, slack=1) or evidence.has_acronym_of(words) or _has_piece(term, evidence):
             continue
-        text = " ".join(words)
+        text = _as_asked(question, words)
         if evidence.has_close_phrase(pieces, sim, SYNONYM):
             continue
         if close_to_question is None:
@@ -243,6 +244,16 @@ def _names_a_thing(first: str, evidence: Evidence) -> bool:
     if len(first) >= 2 and (sum(c.isupper() for c in first) >= 2 or any(c.isdigit() for c in first)):
         return True
     return zipf(first.lower()) < TERM_ZIPF
+
+
+def _as_asked(question: str, words: Sequence[str]) -> str:
+    """The term as the question writes it, from its first word to its last ("variance of bridge sampling
+    estimates", not "variance bridge sampling estimates"), for the decline reason."""
+    if not words:
+        return ""
+    m = re.search(re.escape(words[0]) + r".{0,200}?" + re.escape(words[-1]) if len(words) > 1 else re.escape(words[0]),
+                  unicodedata.normalize("NFKC", question))
+    return m.group(0) if m and len(m.group(0).split()) <= 2 * len(words) else " ".join(words)
 
 
 def _parts(words: Sequence[str]) -> list[str]:

@@ -347,3 +347,11 @@ def test_word_vectors_are_safe_to_share_between_threads():
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_a_decline_quotes_the_term_as_the_question_writes_it():
+    sim = FakeSimilarity()
+    ev = "Bridge\n• the bridge carries traffic\n• variance is estimated from sampling estimates"
+    s = assess("Why is the variance of bridge sampling estimates so high?", _hits(ev, dense=0.45), similarity=sim)
+    assert not s.answerable  # quoted as asked, "of" included (it was "variance bridge sampling estimates")
+    assert s.reason() == "the course material does not mention “variance of bridge sampling estimates”"
