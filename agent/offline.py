@@ -135,12 +135,13 @@ def quote(question: str, hits: Sequence[Hit], labels: Sequence[str], max_sentenc
             if not code_ok and is_code(u.text):
                 continue
             shared = {want[f] for f in map(fold, _terms(u.text)) if f in want}
+            own = sum(w(t) for t in shared)
             if rank < MEANING_HITS:
-                pool.append((sum(w(t) for t in shared), u, label))
+                pool.append((own, u, label))
             if shared:
                 supported |= shared
                 # Earlier hits and earlier sentences break ties: retrieval already ranked the evidence.
-                scored.append((round(sum(w(t) for t in shared), 9), -rank, -pos, u, label))
+                scored.append((round(own, 9), -rank, -pos, u, label))
     scored.sort(key=lambda s: s[:3], reverse=True)
     floor = max(KEEP_SHARE * scored[0][0], MIN_COVER * sum(w(t) for t in supported)) if scored else 0.0
     chosen: list[tuple[Unit, list[str]]] = []
@@ -149,8 +150,8 @@ def quote(question: str, hits: Sequence[Hit], labels: Sequence[str], max_sentenc
     for score, _, _, u, label in scored:
         if score < floor:
             break
-        words = set(tokens(u.text))
-        same = next((i for i, k in enumerate(kept) if words <= k), None)
+        words = set(tokens(u.said))  # a title quoted with its page's first point says that point too
+        same = next((i for i, k in enumerate(kept) if words <= k or u.point and k <= words), None)
         if same is not None:  # the same point again (a slide bullet and its narration): cite both places
             cites = chosen[same][1]
             if label not in cites and len(cites) < 2:
@@ -167,14 +168,14 @@ def quote(question: str, hits: Sequence[Hit], labels: Sequence[str], max_sentenc
     head = _where_shown(hits, labels) if image else ""
     if head:
         lines.append(head)
-    prose = [f"{u.text.rstrip('.!;:')} {_cite(cites)}." for u, cites in chosen if not u.bullet]
+    prose = [f"{u.said.rstrip('.!;:')} {_cite(cites)}." for u, cites in chosen if not u.bullet]
     if prose:
         lines.append(" ".join(prose))
-    lines += [f"• {u.text.rstrip('.;:')} {_cite(cites)}" for u, cites in chosen if u.bullet]
+    lines += [f"• {u.said.rstrip('.;:')} {_cite(cites)}" for u, cites in chosen if u.bullet]
     closest = _closest(question, pool, similar) if not chosen and not head and similar is not None else None
     if closest is not None:
         u, label = closest
-        said_as = f"• {u.text.rstrip('.;:')} [{label}]" if u.bullet else f"{u.text.rstrip('.!;:')} [{label}]."
+        said_as = f"• {u.said.rstrip('.;:')} [{label}]" if u.bullet else f"{u.said.rstrip('.!;:')} [{label}]."
         lines = [MEANING_LEAD, said_as]
         if u.span is not None:
             said[label] = [u.span]

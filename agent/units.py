@@ -57,6 +57,12 @@ class Unit:
     text: str
     bullet: bool
     span: TimeSpan | None = None  # a caption sentence: the cue(s) it was said in (where its citation starts)
+    point: str = ""  # a slide title's: the page's first point, quoted after it ("Hash-based alignment — Need to …")
+
+    @property
+    def said(self) -> str:
+        """The statement as quoted: a title never alone, always with the point it heads."""
+        return f"{self.text} — {self.point}" if self.point else self.text
 
 
 def is_code(text: str) -> bool:
@@ -107,11 +113,15 @@ def _title_case(text: str) -> bool:
 
 
 def _formula(text: str) -> bool:
-    """A definition written as a formula ("Precision = TP / (TP + FP)"), not a plot label ("T = mean")."""
+    """A definition written as a formula ("Precision = TP / (TP + FP)"), not a plot label ("T = mean") or a
+    legend ("weight gamma^k gamma = 0.9 gamma = 0.5": every "=" sets a number)."""
     left, eq, right = text.partition("=")
     named = any(len(w) >= 3 for w in _ALPHA.findall(left))
     numbers = any(re.fullmatch(r"[-−+]?[\d.,%]+", t) for t in left.split())  # tick values glued to a label
-    return bool(eq) and bool(right.strip()) and named and not numbers and len(_ALPHA.findall(left + right)) >= 2
+    legend = all(re.match(r"\s*[-−+]?\d", after) for after in text.split("=")[1:]) and not any(
+        w.lower() in _GLUE for w in _ALPHA.findall(text))  # "with data y = 9, N = 10" is a statement
+    return bool(eq) and bool(right.strip()) and named and not numbers and not legend and \
+        len(_ALPHA.findall(left + right)) >= 2
 
 
 def slide_units(text: str) -> list[Unit]:
@@ -139,8 +149,13 @@ def _page_units(text: str) -> list[Unit]:
             blocks[-1] = (f"{blocks[-1][0]} {body}", blocks[-1][1])  # the wrapped tail of the line above
         else:
             blocks.append((body, marked))
-    out = []
+    out: list[Unit] = []
+    title = _late_title(text)
+    quoted_title = False  # a late title long enough to be quoted (as a line of words, before it was known as one)
     for i, (body, marked) in enumerate(_nest(blocks)):
+        if body == title:
+            quoted_title = i > 0 and _wordy(body, 5) and not _title_case(body)
+            continue
         if body.endswith("?") or _SECTION.match(body):
             continue  # a question on a slide is not an answer, a numbered heading ("6.1 The place of …") no statement
         if i > 0 and _formula(body):
@@ -154,7 +169,25 @@ def _page_units(text: str) -> list[Unit]:
             # an unmarked line: a sentence when it ends like one, else a bullet-like statement
             sentence = body[-1:] in ".!" and len(_ALPHA.findall(body)) >= 6
             out.append(Unit(body, not sentence))
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    if quoted_title and out and (_BULLET.match(first) or not _wordy(first, 2) or _label(first)):
+        # the title stays what matches a question about the page, but it is quoted with the page's first point
+        # ("Hash-based alignment (present day) — Need to make some concessions on sensitivity …"), never bare; when
+        # the page starts with a title of its own (a line of words, not a bullet), the late line is a diagram's
+        # caption ("Label switching table of backbone router") and no unit
+        out.insert(0, Unit(title, True, point=out[0].text))
     return out
+
+
+def _late_title(text: str) -> str:
+    """The page's title when the text layer does not start with it (diagram labels, tick values or the page number
+    come first: "14" … "Hash-based alignment (present day)" above the first bullet) and it is no sentence
+    ("Birthdays case study uses Pathfinder …" is one); "" otherwise."""
+    from agent.overview import page_title
+
+    title = page_title(text)
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return title if title and title != first and not has_verb(title) else ""
 
 
 def _nest(blocks: Sequence[tuple[str, bool]]) -> list[tuple[str, bool]]:
@@ -270,7 +303,7 @@ def page_quote(hit: Hit) -> str:
     from agent.overview import page_title
 
     text = located_text(hit)
-    said = [f"• {u.text}" if u.bullet else u.text for u in units(hit)]
+    said = [f"• {u.text}" if u.bullet else u.text for u in units(hit) if not u.point]  # its title heads it
     if said:
         title = page_title(text) or next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
         head = [title] if title and not _label(title) and _wordy(title, 1) else []

@@ -64,15 +64,15 @@ def _norm(text: str) -> str:
 
 
 def slide_titles(pages: Iterable[str]) -> set[str]:
-    """The titles of deck pages, as `titles` compares them: each page's first line and the line just above its
-    first bullet (diagram labels can come first in a text layer), when it has at least two words."""
+    """The titles of deck pages, as `titles` compares them: each page's first line unless it is a bullet, and the
+    line just above its first bullet (diagram labels can come first in a text layer), when it has two words."""
     from agent.overview import page_title
 
     out = set()
     for page in pages:
         lines = [ln.strip() for ln in page.splitlines() if ln.strip()]
         for line in (lines[:1] + [page_title(page)]) if lines else []:
-            if len(_WORD.findall(line)) >= 2:
+            if len(_WORD.findall(line)) >= 2 and not line.startswith(("•", "◦", "▪", "-", "–")):  # a bullet: none
                 out.add(_norm(line))
     return out
 

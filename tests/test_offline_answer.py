@@ -289,6 +289,37 @@ def test_a_slide_title_read_aloud_is_no_statement():
     assert not has_verb("Short read alignment.") and not has_verb("Transcriptomics with long read technologies.")
 
 
+def test_a_page_title_below_chart_labels_heads_the_first_point():
+    """pdfium can put a chart's labels or the page number before the title; the line above the first bullet is then
+    the title. It was quoted bare ("• Reinforcement learning: agent and environment", 5 sample-course and 3
+    devcorpus answers); it still matches a question about its page, but is quoted with the page's first point."""
+    page = "Agent\nEnvironment\nreward action\nReinforcement learning: agent and environment\n" \
+           "• The agent takes an action in the\nenvironment\n• Goal: maximise the cumulative\nreward"
+    got = slide_units(page)
+    assert [u.said for u in got] == [
+        "Reinforcement learning: agent and environment — The agent takes an action in the environment",
+        "The agent takes an action in the environment", "Goal: maximise the cumulative reward"]
+    q = quote("What does reinforcement learning study?", [Hit(chunk=_pdf(page, page=7), score=1.0)], ["S1"])
+    assert q.text == ("• Reinforcement learning: agent and environment — The agent takes an action in the environment"
+                      " [S1]")
+    # the point quoted first, its title after: one statement
+    q = quote("how does the agent act in reinforcement learning? the agent takes an action",
+              [Hit(chunk=_pdf(page, page=7), score=1.0)], ["S1"])
+    assert q.text.count("The agent takes an action") == 1, q.text
+    # a page that starts with its own title: the late line is a diagram's caption, no statement
+    vpn = ("A simple MPLS-based solution (2)\nSite1, alpha.com\n10.0.1.0/24\nLabel switching table of backbone router"
+           "\n• L1 maps the packet to North-East and pops the label")
+    assert [u.said for u in slide_units(vpn)] == ["L1 maps the packet to North-East and pops the label"]
+    # a line above the first bullet that is a sentence is a statement, not a title
+    said = "Pathfinder\nBirthdays case study uses Pathfinder to speed up workflow\n• Pathfinder is fast and robust"
+    assert [u.said for u in slide_units(said)] == ["Birthdays case study uses Pathfinder to speed up workflow",
+                                                   "Pathfinder is fast and robust"]
+    # a legend is no formula, a statement with values is one
+    legend = ("Discount\nweight gamma^k\ngamma = 0.9 gamma = 0.5\n"
+              "• Binomial model y ∼ Bin(θ, N), with data y = 9, N = 10")
+    assert [u.text for u in slide_units(legend)] == ["Binomial model y ∼ Bin(θ, N), with data y = 9, N = 10"]
+
+
 def test_the_title_check_flags_a_quoted_slide_title():
     from tests.answer_checks import slide_titles, titles
 
