@@ -74,6 +74,7 @@ threshold alone (declines paraphrases first).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -199,7 +200,7 @@ def _unsupported_subject(question: str, hits: Sequence[Hit], evidence: Evidence,
             continue
         if evidence.has_phrase(parts, slack=1) or evidence.has_acronym_of(words) or _has_piece(term, evidence):
             continue
-        text = " ".join(words)
+        text = _as_asked(question, words)
         if evidence.has_close_phrase(pieces, sim, SYNONYM):
             continue
         if close_to_question is None:
@@ -245,6 +246,16 @@ def _names_a_thing(first: str, evidence: Evidence) -> bool:
     return zipf(first.lower()) < TERM_ZIPF
 
 
+def _as_asked(question: str, words: Sequence[str]) -> str:
+    """The term as the question writes it, from its first word to its last ("variance of bridge sampling
+    estimates", not "variance bridge sampling estimates"), for the decline reason."""
+    if not words:
+        return ""
+    m = re.search(re.escape(words[0]) + r".{0,200}?" + re.escape(words[-1]) if len(words) > 1 else re.escape(words[0]),
+                  unicodedata.normalize("NFKC", question))
+    return m.group(0) if m and len(m.group(0).split()) <= 2 * len(words) else " ".join(words)
+
+
 def _parts(words: Sequence[str]) -> list[str]:
     """A term's words split as the evidence's are (at hyphens, apostrophes and dots: "PM2.5" is "pm2" "5"), lower
     case, stopwords left out."""
@@ -288,12 +299,13 @@ def _statement_support(question: str, hits: Sequence[Hit], coverage: float, agre
 
 def assess(question: str | None, hits: Sequence[Hit], top: int = 3,
            weight: Callable[[str], float] | None = None, similarity: WordSimilarity | None = None,
-           terms: bool = True) -> Support:
+           terms: bool = True, pairs: Sequence[tuple[str, str]] = ()) -> Support:
     """Judge whether the top hits support an answer to the question.
 
     `weight` gives each key term its weight in the coverage (the retriever's IDF: a distinctive term the
     evidence lacks, like "DBSCAN" in a question that otherwise matches, counts most). `terms=False` skips
-    the distinctive-term test (for words read from a picture: OCR misreads look like rare names)."""
+    the distinctive-term test (for words read from a picture: OCR misreads look like rare names). `pairs` are
+    the query expansion's (as asked, added) forms: a key term the evidence writes the other way is covered."""
     if not hits:
         return Support(False, 0.0, 0.0, 0.0, False, False, tuple(tokens(question or "")))
     image = any(h.image_rank is not None and (h.image_score or 0) > MIN_IMAGE_SCORE for h in hits[:top])
@@ -301,7 +313,9 @@ def assess(question: str | None, hits: Sequence[Hit], top: int = 3,
     evidence = set()
     for h in hits[:top]:
         evidence.update(tokens(h.chunk.text))
-    found = [t for t in want if t in evidence]
+    said_otherwise = {t for asked, added in pairs if all(a in evidence for a in tokens(added))
+                      for t in tokens(asked)}  # "label switched path" is there as "LSP" (the glossary's pairs)
+    found = [t for t in want if t in evidence or t in said_otherwise]
     w = weight or (lambda _t: 1.0)
     total = sum(w(t) for t in want)
     coverage = sum(w(t) for t in found) / total if total else 0.0
@@ -330,4 +344,5 @@ def judge(result: SearchResult, weight: Callable[[str], float] | None = None) ->
     """The answerer's decision on a search result: its question, else the words read from its image.
 
     `ask` and the eval runner both call this, so a reported `declined` is what `ask` does."""
-    return assess(result.question, result.hits, weight=weight, terms=bool(result.query.text))
+    return assess(result.question, result.hits, weight=weight, terms=bool(result.query.text),
+                  pairs=result.expansion.pairs)

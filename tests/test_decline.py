@@ -347,3 +347,21 @@ def test_word_vectors_are_safe_to_share_between_threads():
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_a_decline_quotes_the_term_as_the_question_writes_it():
+    sim = FakeSimilarity()
+    ev = "Bridge\n• the bridge carries traffic\n• variance is estimated from sampling estimates"
+    s = assess("Why is the variance of bridge sampling estimates so high?", _hits(ev, dense=0.45), similarity=sim)
+    assert not s.answerable  # quoted as asked, "of" included (it was "variance bridge sampling estimates")
+    assert s.reason() == "the course material does not mention “variance of bridge sampling estimates”"
+
+
+def test_a_key_term_the_evidence_writes_as_its_acronym_is_covered():
+    ev = "MPLS traffic\n• each LSP gets its bandwidth when it is set up"
+    q = "is it hard to change how much capacity a label switched path gets?"
+    without = assess(q, _hits(ev, dense=0.25), similarity=FakeSimilarity())
+    with_pairs = assess(q, _hits(ev, dense=0.25), similarity=FakeSimilarity(),
+                        pairs=[("label switched path", "LSP")])
+    assert with_pairs.coverage > without.coverage
+    assert not without.answerable and with_pairs.answerable
