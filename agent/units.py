@@ -185,7 +185,7 @@ def _list_heading(text: str) -> bool:
     ("Provider-provisioned BGP/MPLS VPNs", "Customer-provisioned VPNs", "Suffix arrays (Salmon, STAR)"): a heading,
     no statement. It carried a question's topic words in one line and outranked the point that answers ("How does
     MPLS forward packets inside a VPN?" quoted "• Provider-provisioned BGP/MPLS VPNs"). Devcorpus, offline, k 10:
-    14 of 286 answers change; citation P/R of the tuned families unchanged, held-out `xpara` precision 0.594 → 0.607,
+    14 answers change; citation P/R of the tuned families unchanged, held-out `xpara` precision 0.594 → 0.607,
     `ypara` 0.574 → 0.578; sample course and spoken lectures unchanged."""
     return len(text.split()) <= LIST_HEADING_WORDS and not has_verb(text)
 
