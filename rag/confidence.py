@@ -82,7 +82,6 @@ from typing import TYPE_CHECKING
 from rag.citations import located_text
 from rag.lexical import STOPWORDS, tokens
 from rag.terms import (
-    _WORD,
     PRODUCTIVE,
     Evidence,
     Missing,
@@ -96,6 +95,7 @@ from rag.terms import (
     noun_phrases,
     statements,
     subject_term,
+    term_parts,
     verb_words,
     zipf,
 )
@@ -172,7 +172,7 @@ def _unsupported_term(question: str, evidence: Evidence, sim: WordSimilarity) ->
     """The multi-word term the question is about ("What is X?"), when the evidence has neither its words
     together nor a phrase close to it in meaning (MiniLM cosine of the phrase vs evidence word runs)."""
     term = asked_term(question)
-    folded = [fold(p) for p in _parts(term)]
+    folded = [fold(p) for p in term_parts(term)]
     if len(folded) < 2 or evidence.has_phrase(folded, slack=1) or evidence.has_acronym_of(term):
         return None
     if _rarest(term) >= ASKED_ZIPF:
@@ -194,7 +194,7 @@ def _unsupported_subject(question: str, hits: Sequence[Hit], evidence: Evidence,
         words = [w for w in term if w.lower() != "of"]
         while len(words) > 1 and _rarest(words[-1:]) >= SUBJECT_ZIPF:
             words.pop()  # an everyday head noun ("method", "approach", "result") names no term of its own
-        pieces = _parts(words)
+        pieces = term_parts(words)
         parts = [fold(p) for p in pieces]
         if len(parts) < 2 or _rarest(words) >= TERM_ZIPF and not any(_rare_compound(w, evidence) for w in words):
             continue
@@ -254,13 +254,6 @@ def _as_asked(question: str, words: Sequence[str]) -> str:
     m = re.search(re.escape(words[0]) + r".{0,200}?" + re.escape(words[-1]) if len(words) > 1 else re.escape(words[0]),
                   unicodedata.normalize("NFKC", question))
     return m.group(0) if m and len(m.group(0).split()) <= 2 * len(words) else " ".join(words)
-
-
-def _parts(words: Sequence[str]) -> list[str]:
-    """A term's words split as the evidence's are (at hyphens, apostrophes and dots: "PM2.5" is "pm2" "5"), lower
-    case, stopwords left out."""
-    return [p.lower() for w in words for p in re.split(r"[-'’]", w) for p in _WORD.findall(p)
-            if p.lower() not in STOPWORDS]
 
 
 def _rarest(words: Sequence[str]) -> float:

@@ -122,6 +122,13 @@ def question_terms(question: str) -> list[Term]:
     return out
 
 
+def term_parts(words: Sequence[str]) -> list[str]:
+    """A term's words split as evidence words are (at hyphens, apostrophes and dots: "PM2.5" is "pm2" "5"),
+    lower case, stopwords left out."""
+    return [p.lower() for w in words for p in re.split(r"[-'’]", w) for p in _WORD.findall(p)
+            if p.lower() not in STOPWORDS]
+
+
 def close(a: str, b: str) -> bool:
     """Folded words that name the same thing: equal, or one a long prefix of the other ("tunnel" and
     "tunnell", "optimiz" and "optimizer")."""
@@ -339,13 +346,14 @@ def _tagger() -> Any:
 
 
 def pos_tags(text: str) -> list[tuple[str, str]]:
+    """Penn Treebank tags of a sentence's words ("routing" NN/VBG, "send" VB). A possessive reads as "of"
+    ("importance sampling's variance" asks of importance sampling, as "the variance of importance sampling").
+    Cached: one question is tagged by several checks."""
     return list(_pos_tags(text))
 
 
 @functools.lru_cache(maxsize=1024)
 def _pos_tags(text: str) -> tuple[tuple[str, str], ...]:
-    """Penn Treebank tags of a sentence's words ("routing" NN/VBG, "send" VB). A possessive reads as "of"
-    ("importance sampling's variance" asks of importance sampling, as "the variance of importance sampling")."""
     text = _CONTRACTED_IS.sub(r"\1 is", unicodedata.normalize("NFKC", text))  # "What's X?" is "What is X?"
     return tuple((w, t) for w, t in _tagger().tag(_POSSESSIVE.sub(" of", text)))
 
@@ -407,15 +415,18 @@ def _noun_run(tags: Sequence[tuple[str, str]], i: int, low: Sequence[str] | None
 def noun_phrases(question: str) -> list[tuple[str, ...]]:
     """Every noun phrase of two words or more in the question, as asked (the tagger's runs of nouns and
     adjectives, "of" linking two of them)."""
-    tags = pos_tags(question)
+    return [words for words, _ in _noun_runs(pos_tags(question)) if sum(w.lower() != "of" for w in words) >= 2]
+
+
+def _noun_runs(tags: Sequence[tuple[str, str]]) -> list[tuple[tuple[str, ...], int]]:
+    """The noun phrases of a tagged question, left to right, each with the index where it stopped."""
     low = [w.lower() for w, _ in tags]
-    out: list[tuple[str, ...]] = []
+    out = []
     i = 0
     while i < len(tags):
         run, end = _noun_run(tags, i, low)
-        words = tuple(w for w, _ in run)
-        if sum(w.lower() != "of" for w in words) >= 2:
-            out.append(words)
+        if run:
+            out.append((tuple(w for w, _ in run), end))
         i = max(end, i + 1)
     return out
 
@@ -444,15 +455,13 @@ def compared_terms(question: str) -> list[tuple[str, ...]]:
         # each side's leading noun phrase: "tunnel mode (in IPsec)"; a clause ("validating a model …") has none
         sides = [tuple(w for w, _ in _noun_run(pos_tags(re.split(r"\s+and\s+", g, flags=re.IGNORECASE)[0]), 0)[0])
                  for g in m.groups()]
-    tags = pos_tags(question) if _VERSUS & {w.lower().rstrip(".") for w in question.split()} else []
-    for i, (word, _) in enumerate(tags):
-        if word.lower().rstrip(".") in _VERSUS:
-            start = i
-            while start > 0 and _WORD.search(tags[start - 1][0]) and tags[start - 1][0].lower() not in STOPWORDS \
-                    and (tags[start - 1][1].startswith(("NN", "JJ", "VBN", "VBG", "CD")) or "-" in tags[start - 1][0]):
-                start -= 1  # the noun phrase just before "vs"
-            sides.append(tuple(w for w, _ in tags[start:i]))
-            sides.append(tuple(w for w, _ in _noun_run(tags, i + 1)[0]))
+    if _VERSUS & {w.lower().rstrip(".") for w in question.split()}:
+        tags = pos_tags(question)
+        runs = _noun_runs(tags)
+        for i, (word, _) in enumerate(tags):
+            if word.lower().rstrip(".") in _VERSUS:  # the noun phrases that end at "vs" and start after it
+                sides += [words for words, end in runs if end == i]
+                sides.append(tuple(w for w, _ in _noun_run(tags, i + 1)[0]))
     return [s for s in sides if 2 <= len(s) <= 6]  # a longer "side" is a clause, not a term
 
 
