@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from rag.index import CUE_WINDOWS_DIR, cue_windows_dir
+from rag.files import replace_folder
+from rag.index import cue_windows_dir
 from rag.types import EmbedItem
 
 log = logging.getLogger(__name__)
@@ -104,19 +103,13 @@ class CueWindows:
     # -- persist ---------------------------------------------------------------------------
     def save(self, index_dir: Path) -> None:
         """Write <index_dir>/cue_windows/ (a new folder swapped in for the old one)."""
-        final = cue_windows_dir(index_dir)
-        tmp = final.with_name(f"{CUE_WINDOWS_DIR}.tmp-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        np.save(tmp / VECTORS_FILE, self.vectors)
+        replace_folder(cue_windows_dir(index_dir), self._write)
+
+    def _write(self, folder: Path) -> None:
+        np.save(folder / VECTORS_FILE, self.vectors)
         rows = {"format": FORMAT, "count": self.count, "generation": self.generation,
                 "windows": [asdict(w) for w in self.windows]}
-        (tmp / ROWS_FILE).write_text(json.dumps(rows, separators=(",", ":")))
-        old = final.with_name(f"{CUE_WINDOWS_DIR}.old-{os.getpid()}")
-        if final.exists():
-            final.rename(old)
-        tmp.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
+        (folder / ROWS_FILE).write_text(json.dumps(rows, separators=(",", ":")))
 
     @classmethod
     def load(cls, index_dir: Path) -> CueWindows | None:

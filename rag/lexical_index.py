@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -23,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.files import replace_folder
 from rag.glossary import Glossary
 from rag.index import LEXICAL_DIR, ViewName, lexical_dir
 from rag.lexical import tokens
@@ -125,21 +124,15 @@ class LexicalIndex:
 
     def save(self, index_dir: Path) -> None:
         """Write <index_dir>/lexical/ atomically enough: a new folder swapped in for the old one."""
-        final = lexical_dir(index_dir)
-        tmp = final.with_name(f"{LEXICAL_DIR}.tmp-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+        replace_folder(lexical_dir(index_dir), self._write)
+
+    def _write(self, folder: Path) -> None:
         if self._model is not None:
-            self._model.save(str(tmp), show_progress=False)
+            self._model.save(str(folder), show_progress=False)
         cols = {"format": FORMAT, "count": self.count, "generation": self.generation, "k1": K1, "b": B,
                 **self._cols}
-        (tmp / ROWS_FILE).write_text(json.dumps(cols, separators=(",", ":")))
-        self.glossary.save(tmp)
-        old = final.with_name(f"{LEXICAL_DIR}.old-{os.getpid()}")
-        if final.exists():
-            final.rename(old)
-        tmp.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
+        (folder / ROWS_FILE).write_text(json.dumps(cols, separators=(",", ":")))
+        self.glossary.save(folder)
 
     @classmethod
     def load(cls, index_dir: Path) -> LexicalIndex | None:

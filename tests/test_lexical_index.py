@@ -178,3 +178,18 @@ def test_a_reingest_that_keeps_the_vector_count_makes_the_saved_index_and_glossa
     assert [h.refined for h in hits if h.lexical_rank][:1] == [PageSpan(first=2, last=2)]
     assert fresh.search(Query(text="What is WGP for?")).expansion.words == ("Wombat Gossip Protocol",)
     assert LexicalIndex.load(index).generation == fresh.store.generation() != ""
+
+
+def test_a_failed_save_keeps_the_previous_index(tmp_path, monkeypatch):
+    """The lexical index and the cue windows are written by `rag.files.replace_folder`: a write that fails half
+    way leaves the saved folder as it was."""
+    lex = LexicalIndex.build(_views(_docs(1, 20)), count=20, generation="g1")
+    lex.save(tmp_path)
+    broken = LexicalIndex.build(_views(_docs(2, 30)), count=30, generation="g2")
+    from rag.glossary import Glossary
+
+    monkeypatch.setattr(Glossary, "save", lambda self, folder: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError, match="disk full"):
+        broken.save(tmp_path)
+    again = LexicalIndex.load(tmp_path)
+    assert again is not None and again.state == (20, "g1") and again.rows == lex.rows
