@@ -365,3 +365,17 @@ def test_a_key_term_the_evidence_writes_as_its_acronym_is_covered():
                         pairs=[("label switched path", "LSP")])
     assert with_pairs.coverage > without.coverage
     assert not without.answerable and with_pairs.answerable
+
+
+def test_lower_case_written_out_acronyms_and_contractions():
+    # narration writes an acronym out in lower case: "PPTP" is there as "Point-to-point tunnelling protocol"
+    said = Evidence(["Point-to-point tunnelling protocol carries PPP frames over a TCP/IP network."])
+    assert missing_words("what does PPTP carry over a TCP/IP network?", said) == []
+    assert "VI" not in [m.word for m in missing_words("stochastic VI vs MCMC, which is slower?",
+                                                      Evidence(["variational inference is faster than MCMC"]))]
+    # ... but initials of words that are not there spell nothing
+    assert [m.word for m in missing_words("What does NHRP resolve?", said)] == ["NHRP"]
+    # a contraction is one everyday word ("isn't", zipf 5.4), not the rare piece "isn"
+    assert missing_words("should I try many settings when my organism isn't a model one?",
+                         Evidence(["try many settings for an organism that is not a model organism"])) == []
+    assert missing_words("why aren't ppp-values used much?", Evidence(["ppp-values are rarely used"])) == []
