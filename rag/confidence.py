@@ -117,6 +117,7 @@ TERM_ZIPF = 4.0  # the subject of "How does X <verb> …" is a term to check whe
 SUBJECT_ZIPF = 4.5  # ... after dropping everyday head nouns this common ("method", "approach", "result")
 MAX_STATEMENTS = 64  # statements of the cited places compared with the question (a MiniLM forward each)
 SENT_LOOSE = 0.58  # ... or when one evidence statement is this close to the whole question (MiniLM cosine)
+EVIDENCE_TOP = 4  # the hits judged: a word the question uses may sit in the fourth ("BLAST" on the next slice)
 
 _SIMILARITY = WordSimilarity()
 
@@ -290,7 +291,7 @@ def _statement_support(question: str, hits: Sequence[Hit], coverage: float, agre
     return COVERAGE_WEIGHT * coverage + max(dense, best) + (AGREE_BONUS if agree else 0.0)
 
 
-def assess(question: str | None, hits: Sequence[Hit], top: int = 3,
+def assess(question: str | None, hits: Sequence[Hit], top: int = EVIDENCE_TOP,
            weight: Callable[[str], float] | None = None, similarity: WordSimilarity | None = None,
            terms: bool = True, pairs: Sequence[tuple[str, str]] = ()) -> Support:
     """Judge whether the top hits support an answer to the question.

@@ -379,3 +379,20 @@ def test_lower_case_written_out_acronyms_and_contractions():
     assert missing_words("should I try many settings when my organism isn't a model one?",
                          Evidence(["try many settings for an organism that is not a model organism"])) == []
     assert missing_words("why aren't ppp-values used much?", Evidence(["ppp-values are rarely used"])) == []
+
+
+def test_the_evidence_is_the_top_four_hits():
+    """A word of the question on the fourth hit counts (the deck names BLAST one slice further on); on the fifth
+    it does not."""
+    def place(i: int, text: str) -> Hit:
+        chunk = Chunk(id=f"c{i}", source="deck.pdf", source_sha256="x", kind="pdf", title="deck",
+                      locator=PageSpan(first=i, last=i), text=text, page_texts=(text,))
+        return Hit(chunk=chunk, score=1.0 / i, dense_rank=i, dense_score=0.45, lexical_rank=i, lexical_score=3.0)
+
+    filler = ["Seeds are extended until the score drops", "Hash tables index every k-mer of the genome",
+              "Lookups were too slow for NGS reads", "Aligners trade speed for sensitivity"]
+    q = "Why was BLAST too slow for NGS reads?"
+    fourth = [place(i + 1, t) for i, t in enumerate(filler[:3] + ["BLAST hashes the query, then scans"])]
+    assert assess(q, fourth, similarity=FakeSimilarity()).answerable
+    fifth = [place(i + 1, t) for i, t in enumerate(filler + ["BLAST hashes the query, then scans"])]
+    assert assess(q, fifth, similarity=FakeSimilarity()).lacking == ("BLAST",)
