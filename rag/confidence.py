@@ -117,7 +117,8 @@ TERM_ZIPF = 4.0  # the subject of "How does X <verb> …" is a term to check whe
 SUBJECT_ZIPF = 4.5  # ... after dropping everyday head nouns this common ("method", "approach", "result")
 MAX_STATEMENTS = 64  # statements of the cited places compared with the question (a MiniLM forward each)
 SENT_LOOSE = 0.58  # ... or when one evidence statement is this close to the whole question (MiniLM cosine)
-EVIDENCE_TOP = 4  # the hits judged: a word the question uses may sit in the fourth ("BLAST" on the next slice)
+EVIDENCE_TOP = 4  # the hits whose words the terms are looked up in: one may sit in the fourth ("BLAST" a slice on)
+EVIDENCE_WORDS = 300  # ... and more until they hold this many words (a slice has 300+, a narrated segment ~50)
 
 _SIMILARITY = WordSimilarity()
 
@@ -281,6 +282,17 @@ def _has_piece(term: Sequence[str], evidence: Evidence) -> bool:
     return False
 
 
+def _judged(hits: Sequence[Hit], top: int) -> Sequence[Hit]:
+    """The hits whose words the question's terms are looked up in: the top `top`, then more until they hold
+    EVIDENCE_WORDS words. A 20-second narrated segment says far less than a six-page slice, and a spoken
+    lecture says a slide's words over several segments."""
+    n = words = 0
+    while n < len(hits) and (n < top or words < EVIDENCE_WORDS):
+        words += len(hits[n].chunk.text.split())
+        n += 1
+    return hits[:n]
+
+
 def _statement_support(question: str, hits: Sequence[Hit], coverage: float, agree: bool,
                        similarity: WordSimilarity | None) -> float:
     """Support with the best single statement of the cited places instead of the whole chunk: a narrated
@@ -328,7 +340,7 @@ def assess(question: str | None, hits: Sequence[Hit], top: int = EVIDENCE_TOP,
     elif not terms:
         answerable = True
     else:
-        lacking = _lacking(question or "", hits[:top], dense, similarity)
+        lacking = _lacking(question or "", _judged(hits, top), dense, similarity)
         answerable = not lacking
     return Support(answerable, round(support, 4), round(coverage, 3), round(dense, 4), agree, image,
                    tuple(t for t in want if t not in evidence), tuple(dict.fromkeys(m.word for m in lacking)))
