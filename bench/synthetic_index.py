@@ -134,7 +134,7 @@ def build(n: int, dim: int = DIM, cache: Path = CACHE) -> tuple[Path, dict]:
     t1 = time.perf_counter()
     if store.count() != n:
         raise RuntimeError(f"the store holds {store.count()} vectors after writing {n} ({d})")
-    LexicalIndex.build(written, n).save(d)
+    LexicalIndex.build(written, *store.state()).save(d)  # the state it matches: loaded, not rebuilt
     info = {"chunks": n, "dim": dim, "store_s": round(t_store, 1), "store_cpu_s": round(c_store, 1),
             "lexical_build_s": round(time.perf_counter() - t1, 1), "total_cpu_s": round(_cpu() - c0, 1),
             "load_avg": [round(x, 1) for x in os.getloadavg()], "disk_mb": round(disk_bytes(d) / 1e6, 1)}

@@ -11,22 +11,21 @@ beside them (alone it lowered `spk` hit@1 0.80 -> 0.74), so one cue per window, 
 
 Only for an embedder that runs locally (`Embedder.local`): with a paid API every cue would be one more
 embedding call at ingest. The vectors are a cache in `<index>/cue_windows/`, rebuilt when the store's vector
-count changes (a rebuild re-embeds only cues whose text is new).
+count or write stamp changes (`ChromaStore.state`; a rebuild re-embeds only cues whose text is new).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from rag.index import CUE_WINDOWS_DIR, cue_windows_dir
+from rag.files import replace_folder
+from rag.index import cue_windows_dir
 from rag.types import EmbedItem
 
 log = logging.getLogger(__name__)
@@ -66,10 +65,12 @@ def windows_of(vector_id: str, chunk) -> list[Window]:
 class CueWindows:
     """The windows of every captioned segment of an index and their unit vectors (row i = windows[i])."""
 
-    def __init__(self, windows: list[Window], vectors: np.ndarray, count: int = 0):
+    def __init__(self, windows: list[Window], vectors: np.ndarray, count: int = 0, generation: str = ""):
         self.windows = windows
         self.vectors = vectors
-        self.count = count  # store vectors when built: a different count means the cache is stale
+        # the store's vector count and write stamp when built: another state means the cache is stale
+        self.count = count
+        self.generation = generation
         self.by_chunk: dict[str, list[int]] = {}
         for i, w in enumerate(windows):
             self.by_chunk.setdefault(w.chunk_id, []).append(i)
@@ -77,9 +78,14 @@ class CueWindows:
     def __len__(self) -> int:
         return len(self.windows)
 
+    @property
+    def state(self) -> tuple[int, str]:
+        """The store's (count, generation) these windows were built from (`ChromaStore.state`)."""
+        return self.count, self.generation
+
     @classmethod
     def build(cls, seg_views: Iterable, embed: Embed, count: int, previous: CueWindows | None = None,
-              batch: int = 256) -> CueWindows:
+              batch: int = 256, generation: str = "") -> CueWindows:
         """Windows of stored `seg` views (anything with vector_id and chunk), embedded in batches; texts the
         previous build already embedded keep their vectors."""
         windows = [w for v in seg_views if v.chunk.cues for w in windows_of(v.vector_id, v.chunk)]
@@ -92,23 +98,18 @@ class CueWindows:
             known.update(zip(part, m, strict=True))
         dim = len(next(iter(known.values()))) if known else 0
         vectors = np.stack([known[w.text] for w in windows]) if windows else np.zeros((0, dim), np.float32)
-        return cls(windows, vectors.astype(np.float32), count)
+        return cls(windows, vectors.astype(np.float32), count, generation)
 
     # -- persist ---------------------------------------------------------------------------
     def save(self, index_dir: Path) -> None:
         """Write <index_dir>/cue_windows/ (a new folder swapped in for the old one)."""
-        final = cue_windows_dir(index_dir)
-        tmp = final.with_name(f"{CUE_WINDOWS_DIR}.tmp-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        np.save(tmp / VECTORS_FILE, self.vectors)
-        rows = {"format": FORMAT, "count": self.count, "windows": [asdict(w) for w in self.windows]}
-        (tmp / ROWS_FILE).write_text(json.dumps(rows, separators=(",", ":")))
-        old = final.with_name(f"{CUE_WINDOWS_DIR}.old-{os.getpid()}")
-        if final.exists():
-            final.rename(old)
-        tmp.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_folder(cue_windows_dir(index_dir), self._write)
+
+    def _write(self, folder: Path) -> None:
+        np.save(folder / VECTORS_FILE, self.vectors)
+        rows = {"format": FORMAT, "count": self.count, "generation": self.generation,
+                "windows": [asdict(w) for w in self.windows]}
+        (folder / ROWS_FILE).write_text(json.dumps(rows, separators=(",", ":")))
 
     @classmethod
     def load(cls, index_dir: Path) -> CueWindows | None:
@@ -125,7 +126,7 @@ class CueWindows:
             return None
         if len(vectors) != len(windows):
             return None
-        return cls(windows, vectors, int(rows["count"]))
+        return cls(windows, vectors, int(rows["count"]), str(rows.get("generation", "")))
 
     # -- search ----------------------------------------------------------------------------
     def search(self, query_vector: Sequence[float], n: int, allowed: Callable[[Window], bool]

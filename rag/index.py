@@ -4,6 +4,7 @@
     <index>/manifest.json    Manifest: one ManifestEntry per ingested source (the commit record of ingest)
     <index>/alignment.json   which deck page each video segment shows (rag/alignment.py)
     <index>/chroma/          the embedded Chroma store (rag/store.py)
+    <index>/generation       a stamp every write to the store renews: caches of the stored texts record it
     <index>/images/          the image index (rag/image_index.py): index.npz + index.json
     <index>/media/<sha12>/   per source: page renders `p<N>.png`, keyframes `kf_<t>.jpg`
     <index>/lexical/         the BM25 index and its view table (rag/lexical_index.py), a cache
@@ -35,6 +36,7 @@ META_FILE = "index.json"
 MANIFEST_FILE = "manifest.json"
 ALIGNMENT_FILE = "alignment.json"
 CHROMA_DIR = "chroma"
+GENERATION_FILE = "generation"
 MEDIA_DIR = "media"
 IMAGES_DIR = "images"
 LEXICAL_DIR = "lexical"
@@ -173,6 +175,11 @@ def images_dir(index_dir: str | Path) -> Path:
 
 def vector_cache_path(index_dir: str | Path) -> Path:
     return Path(index_dir) / VECTOR_CACHE_FILE
+
+
+def generation_path(index_dir: str | Path) -> Path:
+    """`<index>/generation`: the store's write stamp (rag/store.py `ChromaStore.generation`)."""
+    return Path(index_dir) / GENERATION_FILE
 
 
 def lexical_dir(index_dir: str | Path) -> Path:

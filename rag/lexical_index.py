@@ -4,7 +4,8 @@ load) plus a table saying which stored view each row is, so a query never reads 
 Scores equal `rag.lexical.BM25` (Okapi, k1=1.5, b=0.75, Lucene IDF): bm25s's "lucene" method leaves out
 BM25's constant (k1 + 1) factor, which `scores` puts back so numbers stay comparable with earlier runs.
 The index is written at the end of an ingest and whenever a process finds it stale (the store's vector
-count differs from the one recorded), so it is a cache: deleting the folder only costs one rebuild. The course's
+count or write stamp differs from the one recorded: `ChromaStore.state`), so it is a cache: deleting the folder
+only costs one rebuild. The course's
 glossary (rag/glossary.py: acronym pairs read from the same texts) is built, saved and reloaded with it.
 """
 
@@ -13,8 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.files import replace_folder
 from rag.glossary import Glossary
 from rag.index import LEXICAL_DIR, ViewName, lexical_dir
 from rag.lexical import tokens
@@ -60,9 +60,11 @@ class LexicalIndex:
     (at 100k views, building them all at load cost 0.3 s of a cold `lecturelens search`)."""
 
     def __init__(self, rows: list[ViewRow] | dict[str, list], model, count: int,
-                 glossary: Glossary | None = None):
+                 glossary: Glossary | None = None, generation: str = ""):
         self._cols = {c: [getattr(r, c) for r in rows] for c in COLUMNS} if isinstance(rows, list) else rows
-        self.count = count  # store vectors when built: a different count means the index is stale
+        # the store's vector count and write stamp when built: another state means the index is stale
+        self.count = count
+        self.generation = generation
         # BM25 document i -> row index
         self.text_rows = [i for i, has in enumerate(self._cols["has_text"]) if has]
         self._model = model  # bm25s.BM25, None when no view has text
@@ -96,8 +98,13 @@ class LexicalIndex:
         return {(r.source, r.page): r for r in self.rows if r.page is not None}
 
     # -- build / persist ---------------------------------------------------------------------
+    @property
+    def state(self) -> tuple[int, str]:
+        """The store's (count, generation) this index was built from (`ChromaStore.state`)."""
+        return self.count, self.generation
+
     @classmethod
-    def build(cls, views: Iterable, count: int) -> LexicalIndex:
+    def build(cls, views: Iterable, count: int, generation: str = "") -> LexicalIndex:
         """Index stored views (anything with vector_id, chunk, view, page, text)."""
         rows, docs, texts = [], [], []
         for v in views:
@@ -113,24 +120,19 @@ class LexicalIndex:
             # float64 keeps scores (and so tie order) identical to rag.lexical.BM25.
             model = bm25s.BM25(method="lucene", k1=K1, b=B, dtype="float64")
             model.index(docs, show_progress=False)
-        return cls(rows, model, count, Glossary.build(dict.fromkeys(texts)))
+        return cls(rows, model, count, Glossary.build(dict.fromkeys(texts)), generation)
 
     def save(self, index_dir: Path) -> None:
         """Write <index_dir>/lexical/ atomically enough: a new folder swapped in for the old one."""
-        final = lexical_dir(index_dir)
-        tmp = final.with_name(f"{LEXICAL_DIR}.tmp-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+        replace_folder(lexical_dir(index_dir), self._write)
+
+    def _write(self, folder: Path) -> None:
         if self._model is not None:
-            self._model.save(str(tmp), show_progress=False)
-        cols = {"format": FORMAT, "count": self.count, "k1": K1, "b": B, **self._cols}
-        (tmp / ROWS_FILE).write_text(json.dumps(cols, separators=(",", ":")))
-        self.glossary.save(tmp)
-        old = final.with_name(f"{LEXICAL_DIR}.old-{os.getpid()}")
-        if final.exists():
-            final.rename(old)
-        tmp.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
+            self._model.save(str(folder), show_progress=False)
+        cols = {"format": FORMAT, "count": self.count, "generation": self.generation, "k1": K1, "b": B,
+                **self._cols}
+        (folder / ROWS_FILE).write_text(json.dumps(cols, separators=(",", ":")))
+        self.glossary.save(folder)
 
     @classmethod
     def load(cls, index_dir: Path) -> LexicalIndex | None:
@@ -154,7 +156,7 @@ class LexicalIndex:
         except (OSError, ValueError, KeyError, TypeError) as e:
             log.info("lexical index in %s unreadable (%s); it will be rebuilt", folder, e)
             return None
-        return cls(rows, model, int(cols["count"]), glossary)
+        return cls(rows, model, int(cols["count"]), glossary, str(cols.get("generation", "")))
 
     # -- search ------------------------------------------------------------------------------
     @property

@@ -85,28 +85,30 @@ class Retriever:
         self.embeds_images = embeds_images  # True for a multimodal space (Gemini): images go to dense search
         self.alignment = alignment  # which deck page each video segment shows (None: no slides attached)
         self._lock = threading.Lock()
-        self._lex_key: tuple[int, int] | None = None
+        self._lex_key: tuple[int, str] | None = None  # the store's state (count, generation) when last read
+        self._lex_version = -1  # the store's in-process version then
         self._counted_at = 0.0
         self._lex: LexicalIndex | None = None
         self._cues_lock = threading.Lock()
-        self._cues_key: tuple[int, int] | None = None
+        self._cues_key: tuple[int, str] | None = None
         self._cues: CueWindows | None = None
 
     # -- candidates -------------------------------------------------------------------------
     def _views(self) -> LexicalIndex:
         """The lexical index and view tables: loaded from <index>/lexical/ (memory-mapped) when it matches
-        the store, else rebuilt from every stored view and saved for the next process."""
+        the store's state (count and write stamp), else rebuilt from every stored view and saved for the next
+        process."""
         with self._lock:
-            if (self._lex is not None and self._lex_key is not None and self._lex_key[1] == self.store.version
+            if (self._lex is not None and self._lex_version == self.store.version
                     and time.monotonic() - self._counted_at < RECOUNT_S):
                 return self._lex
-            count = self.store.count()
+            self._lex_version = self.store.version
+            key = self.store.state()
             self._counted_at = time.monotonic()
-            key = (count, self.store.version)
             if self._lex is None or key != self._lex_key:
                 lex = LexicalIndex.load(self.store.index_dir) if self._lex is None else None
-                if lex is None or lex.count != count:
-                    lex = LexicalIndex.build(self.store.all_views(), count)
+                if lex is None or lex.state != key:
+                    lex = LexicalIndex.build(self.store.all_views(), *key)
                     try:
                         lex.save(self.store.index_dir)
                     except OSError as e:  # a read-only index still answers, it rebuilds per process
@@ -125,28 +127,27 @@ class Retriever:
         """
         if not self.embedder.local:
             return None
-        if build:  # ingest: count now
-            key = (self.store.count(), self.store.version)
-        else:  # a query: the lexical index's count (the store is counted at most once per RECOUNT_S)
+        if build:  # ingest: read the store's state now
+            key = self.store.state()
+        else:  # a query: the lexical index's (the store is counted at most once per RECOUNT_S)
             self._views()
             with self._lock:
-                key = self._lex_key or (self.store.count(), self.store.version)
-        count = key[0]
+                key = self._lex_key or self.store.state()
         with self._cues_lock:
-            if key != self._cues_key or (build and (self._cues is None or self._cues.count != count)):
+            if key != self._cues_key or (build and (self._cues is None or self._cues.state != key)):
                 cw = self._cues if self._cues is not None else CueWindows.load(self.store.index_dir)
-                if build and (cw is None or cw.count != count):
+                if build and (cw is None or cw.state != key):
                     segs = [v for v in self.store.all_views(where={"kind": {"$in": ["video", "audio"]}})
                             if v.view == SEG]
                     cw = CueWindows.build(segs, lambda items: self.embedder.embed_documents(items, label="captions"),
-                                          count, previous=cw)
+                                          key[0], previous=cw, generation=key[1])
                     try:
                         cw.save(self.store.index_dir)
                     except OSError as e:  # a read-only index still answers, without cue windows
                         log.warning("could not save the caption-cue windows in %s: %s", self.store.index_dir, e)
                 self._cues, self._cues_key = cw, key
             cues = self._cues
-            return cues if cues is not None and cues.count == count else None
+            return cues if cues is not None and cues.state == key else None
 
     def refresh(self) -> None:
         """Bring the on-disk lexical index and cue windows in line with the store (ingest calls this when

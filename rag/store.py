@@ -6,13 +6,15 @@ function would download a model, so collections are opened with `embedding_funct
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rag.errors import ConfigError
-from rag.index import ViewName, chroma_dir, vector_id
+from rag.files import atomic_write_text
+from rag.index import ViewName, chroma_dir, generation_path, vector_id
 from rag.types import Chunk, PageSpan, TimeSpan, View
 
 PAGE = 5000  # views per read when listing the whole collection
@@ -100,11 +102,30 @@ class ChromaStore:
 
     @property
     def version(self) -> int:
-        """Bumped on every write in this process; lexical caches key on it and the count."""
+        """Bumped on every write in this process: a cheap in-process test before `state` is read again."""
         return self._version
 
     def count(self) -> int:
         return self._collection.count()
+
+    def generation(self) -> str:
+        """The stamp every write renews in `<index>/generation`, so another process sees a re-ingest that kept
+        the vector count (one file's text changed); "" for an index written before the stamp existed."""
+        try:
+            return generation_path(self.index_dir).read_text().strip()
+        except OSError:
+            return ""
+
+    def state(self) -> tuple[int, str]:
+        """(vector count, generation): what the caches built from the stored texts (lexical index, glossary,
+        cue windows) record and compare. The stamp is read first: a write after it makes the key stale."""
+        generation = self.generation()
+        return self.count(), generation
+
+    def _written(self) -> None:
+        # after the write: a reader that sees the new stamp also sees the new vectors
+        self._version += 1
+        atomic_write_text(generation_path(self.index_dir), uuid.uuid4().hex)
 
     def add(self, chunk: Chunk, views: Sequence[View], vectors: Sequence[Sequence[float]]) -> int:
         """Store the views of one chunk as LlamaIndex nodes with precomputed embeddings."""
@@ -129,13 +150,13 @@ class ChromaStore:
                 ))
         if nodes:
             self.vector_store.add(nodes)
-            self._version += 1
+            self._written()
         return len(nodes)
 
     def delete_source(self, source: str) -> None:
         """Remove every vector of one source (its path is the LlamaIndex ref_doc_id)."""
         self.vector_store.delete(ref_doc_id=source)
-        self._version += 1
+        self._written()
 
     def query(self, vector: Sequence[float], n: int, where: dict[str, Any] | None = None) -> list[StoredView]:
         """Dense top-n views, with cosine similarity as score. Reads the collection directly (the nodes

@@ -118,3 +118,27 @@ def test_queries_never_build_cue_windows(tmp_path):
     hits = retriever.search(Query(text="discount factor gamma")).hits
     assert embedder.embedded == [] and not cue_windows_dir(tmp_path).exists()
     assert next(h for h in hits if h.chunk.id == "v2").moment == TimeSpan(start_s=25.5, end_s=31.0)
+
+
+def test_new_captions_with_the_same_vector_count_make_the_saved_windows_stale(tmp_path):
+    """A re-ingest in another process that changes a segment's captions keeps the store's vector count: the
+    next ingest's refresh still embeds the new cue and a query's moment lands on it."""
+    embedder = CountingEmbedder()
+    store = _store(tmp_path, embedder, _chunks())
+    Retriever(store, embedder, RetrievalSettings(k=5)).refresh()
+
+    cues = (*CUES_2[:2], (31.5, 39.5, "Wombats gossip about their adverts."))
+    other = ChromaStore(tmp_path, "fp")  # the re-ingesting process: same count before and after
+    count = other.count()
+    other.delete_source("lec/a.mp4")
+    for chunk in (_segment("v1", 0, 20, CUES_1), _segment("v2", 20, 40, cues)):
+        view = View(name="seg", item=EmbedItem(text=chunk.text), text=chunk.text)
+        other.add(chunk, [view], FakeEmbedder().embed_documents([view.item]))
+    assert other.count() == count
+
+    again = CountingEmbedder()
+    fresh = Retriever(ChromaStore(tmp_path, "fp"), again, RetrievalSettings(k=5))
+    fresh.refresh()
+    assert again.embedded == ["Wombats gossip about their adverts."]
+    hit = next(h for h in fresh.search(Query(text="wombats gossip adverts")).hits if h.chunk.id == "v2")
+    assert hit.moment == TimeSpan(start_s=31.5, end_s=39.5)

@@ -141,3 +141,55 @@ def test_a_live_retriever_counts_the_store_at_most_once_a_second(tmp_path: Path,
     assert "v2" not in {h.chunk.id for h in retriever.search(Query(text="bellman again")).hits if h.lexical_rank}
     monkeypatch.setattr(rag.retrieval, "RECOUNT_S", 0.0)
     assert "v2" in {h.chunk.id for h in retriever.search(Query(text="bellman again")).hits if h.lexical_rank}
+
+
+def test_a_reingest_that_keeps_the_vector_count_makes_the_saved_index_and_glossary_stale(tmp_path: Path):
+    """One page's text changes and the deck keeps its page count, so the store keeps its vector count: the next
+    process must still search the new words by BM25 and expand the new acronym (the cache keyed on the count
+    alone loaded the old BM25 index and glossary)."""
+    from ingest.pipeline import ingest_paths
+    from rag.factory import build
+    from rag.settings import load_settings
+    from tests.test_pdf import make_pdf
+
+    course, index = tmp_path / "course", tmp_path / "index"
+    course.mkdir()
+
+    def services():  # a new CLI call: a new store and retriever over the same index folder
+        return build(load_settings(index_dir=index, embedding={"provider": "fake"}, chunking={"ocr": False}),
+                     create=True)
+
+    def ingest(second_page: list[str]) -> int:
+        make_pdf(course / "routing.pdf", [["Distance vector routing", "Bellman equation for shortest paths"],
+                                          second_page])
+        s = services()
+        report = ingest_paths([course], s, show_progress=False)
+        assert report.failed == [] and report.ingested == ["routing.pdf"]
+        return s.store.count()
+
+    before = ingest(["Link state routing", "Every router floods its link state adverts"])
+    hits = services().retriever.search(Query(text="how do wombats gossip?")).hits
+    assert not [h for h in hits if h.lexical_rank]
+    after = ingest(["Wombat Gossip Protocol", "Every router gossips its wombat adverts"])
+    assert after == before  # the case the count alone cannot tell
+
+    fresh = services().retriever
+    hits = fresh.search(Query(text="how do wombats gossip?")).hits
+    assert [h.refined for h in hits if h.lexical_rank][:1] == [PageSpan(first=2, last=2)]
+    assert fresh.search(Query(text="What is WGP for?")).expansion.words == ("Wombat Gossip Protocol",)
+    assert LexicalIndex.load(index).generation == fresh.store.generation() != ""
+
+
+def test_a_failed_save_keeps_the_previous_index(tmp_path, monkeypatch):
+    """The lexical index and the cue windows are written by `rag.files.replace_folder`: a write that fails half
+    way leaves the saved folder as it was."""
+    lex = LexicalIndex.build(_views(_docs(1, 20)), count=20, generation="g1")
+    lex.save(tmp_path)
+    broken = LexicalIndex.build(_views(_docs(2, 30)), count=30, generation="g2")
+    from rag.glossary import Glossary
+
+    monkeypatch.setattr(Glossary, "save", lambda self, folder: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError, match="disk full"):
+        broken.save(tmp_path)
+    again = LexicalIndex.load(tmp_path)
+    assert again is not None and again.state == (20, "g1") and again.rows == lex.rows
