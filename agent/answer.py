@@ -9,7 +9,7 @@ from pydantic import SecretStr
 
 from agent.offline import minilm_similarity, quote
 from agent.tools import EvidenceBook, make_tools
-from rag.citations import evidence_labels, located_text, resolve
+from rag.citations import cite, evidence_labels, located_text, resolve
 from rag.confidence import Support, judge
 from rag.factory import Services
 from rag.gemini_provider import GeminiProvider
@@ -19,6 +19,7 @@ from rag.types import Answer, Citation, Hit, PageSpan, SourceKind, TimeSpan
 from rag.uploads import ImageUpload, load_image
 
 DECLINE = "This is not covered in this course's material, as far as I can find."
+CLOSEST = 3  # a decline's nearest places shown: the hits the decision judged (rag.confidence.assess's top 3)
 
 
 def ask(services: Services, question: str | None = None, image: bytes | ImageUpload | None = None, *,
@@ -54,7 +55,10 @@ def ask(services: Services, question: str | None = None, image: bytes | ImageUpl
     hits = result.hits
     support = judge(result, weight=services.retriever.idf)
     if not support.answerable:
-        return Answer(text=DECLINE, mode=mode, declined=True, hits=tuple(hits), reason=support.reason())
+        # Nearest places only when the evidence is related and one distinctive term is missing (often a word
+        # the course writes otherwise); an off-topic question (low support) gets none.
+        return Answer(text=DECLINE, mode=mode, declined=True, hits=tuple(hits), reason=support.reason(),
+                      closest=closest(hits) if support.lacking and q.image is None else ())
     if mode == "gemini":
         return _gemini(services, q, hits, chat_model, history, on_token)
     labelled = evidence_labels(hits)
@@ -66,8 +70,15 @@ def ask(services: Services, question: str | None = None, image: bytes | ImageUpl
     clean, citations = resolve(quoted.text, cited)
     if not citations:  # an answer no retrieved place supports is never shown as an answer
         return Answer(text=DECLINE, mode="offline", declined=True, hits=tuple(hits),
-                      reason="no statement of the retrieved places answers it")
+                      reason="no statement of the retrieved places answers it",
+                      closest=closest(hits) if q.image is None else ())
     return Answer(text=clean, citations=tuple(citations), mode="offline", hits=tuple(hits))
+
+
+def closest(hits: Sequence[Hit]) -> tuple[Citation, ...]:
+    """A declined question's nearest places, labelled C1…: where to look, not an answer (a video place starts
+    at the hit's sentence-level moment, as a citation does)."""
+    return tuple(cite(f"C{i}", h) for i, h in enumerate(hits[:CLOSEST], start=1))
 
 
 def _other_places_first(result: SearchResult, cited: Sequence[Citation],
@@ -135,8 +146,9 @@ def _gemini(services: Services, q: Query, hits, chat_model: Any, history: Sequen
     clean, citations = resolve(text, book.labelled)
     if not citations:  # no resolvable label: a decline, never the uncited text
         return Answer(text=DECLINE, mode="gemini", declined=True, hits=tuple(hits),
-                      reason="the model's reply cited none of the retrieved places")
+                      reason="the model's reply cited none of the retrieved places",
+                      closest=closest(hits) if q.image is None else ())
     return Answer(text=clean, citations=tuple(citations), mode="gemini", hits=tuple(hits))
 
 
-__all__ = ["ask", "DECLINE", "Support"]
+__all__ = ["ask", "closest", "DECLINE", "Support"]

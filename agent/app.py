@@ -23,7 +23,7 @@ import gradio as gr  # noqa: E402
 from agent.conversation import AnswerFn, Conversation, Source, Turn, answer_stream, failed  # noqa: E402
 from agent.media import entries, entry, page_image, served_paths  # noqa: E402
 from agent.overview import example_questions, overview_markdown  # noqa: E402
-from agent.render import chat_messages, sources_html  # noqa: E402
+from agent.render import chat_messages, place_title, sources_html  # noqa: E402
 from rag.citations import clock  # noqa: E402
 from rag.errors import ConfigError, LectureLensError  # noqa: E402
 from rag.factory import Services  # noqa: E402
@@ -48,6 +48,8 @@ button.ll-cite:hover { background: var(--button-secondary-background-fill-hover)
 .ll-thumb { width: 112px; height: auto; object-fit: contain; border-radius: 4px; flex: none; }
 .ll-note { opacity: 0.75; font-size: var(--text-xs); }
 .ll-group summary { cursor: pointer; font-weight: 600; margin: 6px 0; }
+.ll-closest-tag { font-weight: 400; opacity: 0.8; }
+.ll-closest-note { opacity: 0.8; font-size: var(--text-sm); margin: 0 0 6px 0; }
 """
 # Inline [S n] markers in answers are links to #ll-open-t<turn>-S<n>; a click opens that source by
 # clicking its entry in the sources panel (every answer's entries stay in the panel, folded).
@@ -99,7 +101,7 @@ def open_source(services: Services, served: frozenset[str], s: Source | None) ->
     if isinstance(loc, TimeSpan):
         start = s.play_s if s.play_s is not None else loc.start_s
         span = c.segment or loc
-        caption = (f"**[{c.label}] {c.display}** — playing from {clock(start)} "
+        caption = (f"**{place_title(s)}** — playing from {clock(start)} "
                    f"(segment {clock(span.start_s)}–{clock(span.end_s)})")
         media = gr.update(value=e.path, playback_position=start, visible=True)
         page = hide
@@ -114,7 +116,7 @@ def open_source(services: Services, served: frozenset[str], s: Source | None) ->
             return caption, hide, media, page
         return caption, media, hide, page
     assert isinstance(loc, PageSpan)
-    caption = f"**[{c.label}] {c.display}**" + (f" — showing p. {loc.first}" if loc.last > loc.first else "")
+    caption = f"**{place_title(s)}**" + (f" — showing p. {loc.first}" if loc.last > loc.first else "")
     image = gr.update(value=page_image(services, c.source, loc.first), visible=True,
                       label=f"{Path(c.source).name} p. {loc.first}")
     return caption, hide, hide, image

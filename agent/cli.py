@@ -43,10 +43,14 @@ def ask(question, image, index_dir, as_json):
     click.echo(ans.text)
     if ans.declined and ans.reason:
         click.secho(f"(Why: {ans.reason}.)", dim=True)
-    from rag.citations import transcript_mark
+    from rag.citations import CLOSEST_HEADING, transcript_mark
 
     for c in ans.citations:
         click.echo(f"  [{c.label}] {c.display}{transcript_mark(c.transcript)}")
+    if ans.closest:
+        click.secho(CLOSEST_HEADING + ":", dim=True)
+        for c in ans.closest:
+            click.echo(f"  {c.display}{transcript_mark(c.transcript)}")
 
 
 @click.command()

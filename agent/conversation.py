@@ -45,6 +45,7 @@ class Source:
     preview: str = ""  # the quoted caption lines, or the page's text
     thumb: str | None = None  # a keyframe or page render on disk
     machine_transcript: bool = False  # the words come from speech-to-text, not a caption file
+    closest: bool = False  # a declined answer's nearest place (Answer.closest): where to look, not a citation
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class Turn:
     error: bool = False
     done: bool = False
     sources: tuple[Source, ...] = ()
+    # a decline's nearest places: clickable, but never a citation, so no follow-up or "next slide" starts there
+    closest: tuple[Source, ...] = ()
 
 
 @dataclass
@@ -72,7 +75,7 @@ class Conversation:
 
     def source(self, key: str) -> Source | None:
         for turn in self.turns:
-            for s in turn.sources:
+            for s in (*turn.sources, *turn.closest):
                 if s.key == key:
                     return s
         return None
@@ -125,17 +128,19 @@ def last_page(turns: Sequence[Turn]) -> tuple[str, int] | None:
 
 
 # -- building a turn ----------------------------------------------------------------------------------
-def _sources(services: Any, turn_no: int, answer: Answer, starts: dict[str, float]) -> tuple[Source, ...]:
+def _sources(services: Any, turn_no: int, answer: Answer, starts: dict[str, float],
+             closest: bool = False) -> tuple[Source, ...]:
+    """The clickable places of one answer: its citations, or (`closest`) a decline's nearest places."""
     from agent.moments import hit_of
 
     out = []
-    for c in answer.citations:
+    for c in answer.closest if closest else answer.citations:
         hit = hit_of(answer, c)
         play = starts.get(c.label)
         out.append(Source(
             key=f"t{turn_no}:{c.label}", turn=turn_no, citation=c, play_s=play,
             preview=_preview(hit, c, play), thumb=_thumb(services, hit, c, play),
-            machine_transcript=bool(hit is not None and _machine(hit)),
+            machine_transcript=bool(hit is not None and _machine(hit)), closest=closest,
         ))
     return tuple(out)
 
@@ -179,7 +184,8 @@ def finished(services: Any, turn: Turn, turn_no: int, answer: Answer) -> Turn:
     alignment = getattr(services.retriever, "alignment", None) if services.retriever is not None else None
     answer, starts = localize(answer, alignment, turn.query)
     return replace(turn, text=answer.text, mode=answer.mode, declined=answer.declined, reason=answer.reason,
-                   sources=_sources(services, turn_no, answer, starts))
+                   sources=_sources(services, turn_no, answer, starts),
+                   closest=_sources(services, turn_no, answer, starts, closest=True))
 
 
 def page_answer(services: Any, source: str, page: int, step: int, mode: Mode) -> Answer:
@@ -315,7 +321,7 @@ def failed(turn: Turn, error: BaseException) -> Turn:
     else:
         msg = ("Something went wrong while answering this question, so there is no answer. "
                "Try again, or rephrase the question. (The details are in the server log.)")
-    return replace(turn, text=msg, error=True, done=True, sources=())
+    return replace(turn, text=msg, error=True, done=True, sources=(), closest=())
 
 
 __all__ = ["Conversation", "Turn", "Source", "answer_stream", "failed", "rewrite", "quoted", "slide_at"]

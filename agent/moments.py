@@ -81,21 +81,31 @@ def hit_of(answer: Answer, c: Citation) -> Hit | None:
 
 
 def localize(answer: Answer, alignment: Alignment | None, question: str = "") -> tuple[Answer, dict[str, float]]:
-    """The answer with each video citation labelled with the slide on screen at its cited sentence, and
-    the second each time-based citation plays from (by label)."""
+    """The answer with each video citation (and each closest place of a decline) labelled with the slide on
+    screen at its cited sentence, and the second each time-based one plays from (by label: S1…, C1…)."""
     starts: dict[str, float] = {}
-    cites = []
-    for c in answer.citations:
-        hit = hit_of(answer, c)
-        if hit is None or not isinstance(c.locator, TimeSpan):
-            cites.append(c)
-            continue
-        # a citation to a moment inside its segment (the quoted sentence, or retrieval's) plays from there
-        t = c.locator.start_s if c.segment is not None else play_start(hit, quoted(answer.text, c.label), question)
-        starts[c.label] = t
-        slide = slide_at(alignment, hit, t)
-        if slide != c.slide:
-            chunk = hit.chunk.model_copy(update={"slide": slide})
-            c = c.model_copy(update={"slide": slide, "display": display(chunk, c.locator)})
-        cites.append(c)
-    return answer.model_copy(update={"citations": tuple(cites)}), starts
+    placed: dict[str, tuple[Citation, ...]] = {}
+    for name in ("citations", "closest"):
+        out = []
+        for c in getattr(answer, name):
+            c, t = _placed(answer, c, alignment, question)
+            if t is not None:
+                starts[c.label] = t
+            out.append(c)
+        placed[name] = tuple(out)
+    return answer.model_copy(update=placed), starts
+
+
+def _placed(answer: Answer, c: Citation, alignment: Alignment | None,
+            question: str) -> tuple[Citation, float | None]:
+    """One citation with the slide on screen at the second it plays from, and that second (None: a page)."""
+    hit = hit_of(answer, c)
+    if hit is None or not isinstance(c.locator, TimeSpan):
+        return c, None
+    # a citation to a moment inside its segment (the quoted sentence, or retrieval's) plays from there
+    t = c.locator.start_s if c.segment is not None else play_start(hit, quoted(answer.text, c.label), question)
+    slide = slide_at(alignment, hit, t)
+    if slide != c.slide:
+        chunk = hit.chunk.model_copy(update={"slide": slide})
+        c = c.model_copy(update={"slide": slide, "display": display(chunk, c.locator)})
+    return c, t

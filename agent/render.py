@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from agent.conversation import Source, Turn
 from agent.offline import OFFLINE_LABEL
-from rag.citations import clock
+from rag.citations import CLOSEST_HEADING, clock
 from rag.types import TimeSpan
 
 SEARCHING = "*Searching the course…*"
@@ -23,7 +23,10 @@ PICTURE_HINT = ("This picture does not match any slide or lecture frame of the c
                 "closer photo of the slide, or ask in words.")
 NO_SOURCES = ("<p class='ll-empty'><em>The places each answer cites appear here. Click one (or an [S n] "
               "marker in the answer) to play the lecture at that sentence or see the page.</em></p>")
+CLOSEST_NOTE = ("The course did not answer this question. These are the places nearest to it; the course may "
+                "word it differently, so look there before rephrasing.")
 _MARK = re.compile(r"\[(S\d+)\]")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>])")
 
 
 def icon(s: Source) -> str:
@@ -32,7 +35,21 @@ def icon(s: Source) -> str:
 
 
 def button_text(s: Source) -> str:
+    if s.closest:  # no [S n]: a nearest place of a decline is not a citation
+        return f"{icon(s)} {s.citation.display}"
     return f"{icon(s)} [{s.citation.label}] {s.citation.display}"
+
+
+def place_title(s: Source) -> str:
+    """What the viewer's caption calls an opened source: `[S1] Lecture 3 · 12:30–12:55`, or for a decline's
+    nearest place `Closest material (not an answer): week3.pdf p. 14`."""
+    if s.closest:
+        return f"Closest material (not an answer): {s.citation.display}"
+    return f"[{s.citation.label}] {s.citation.display}"
+
+
+def _anchor(key: str) -> str:
+    return "#ll-open-" + key.replace(":", "-")
 
 
 def _linked(text: str, turn: Turn) -> str:
@@ -41,7 +58,7 @@ def _linked(text: str, turn: Turn) -> str:
 
     def link(m: re.Match[str]) -> str:
         key = keys.get(m.group(1))
-        return f"[\\[{m.group(1)}\\]](#ll-open-{key.replace(':', '-')})" if key else m.group(0)
+        return f"[\\[{m.group(1)}\\]]({_anchor(key)})" if key else m.group(0)
 
     return _MARK.sub(link, text)
 
@@ -55,12 +72,25 @@ def assistant_markdown(turn: Turn) -> str:
     if turn.declined:
         hint = PICTURE_HINT if turn.image_name and not turn.question else DECLINE_HINT
         why = f"\n\n*Why: {turn.reason}.*" if turn.reason else ""
-        return f"**Not in this course.** {hint}{why}"
+        return f"**Not in this course.** {hint}{why}{_closest_line(turn)}"
     parts = [f"*{OFFLINE_LABEL}*"] if turn.mode == "offline" else []
     if turn.query != turn.question and turn.question:
         parts.append(f"*Follow-up, searched as: “{turn.query}”*")
     parts.append(_linked(turn.text, turn) + ("" if turn.done else " …"))
     return "\n\n".join(parts)
+
+
+def _md_text(text: str) -> str:
+    """Text shown literally inside Markdown (a link's text): its brackets, stars and underscores escaped."""
+    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(1), text)
+
+
+def _closest_line(turn: Turn) -> str:
+    """A decline's nearest places as links that open them in the sources panel; empty when there are none."""
+    if not turn.closest:
+        return ""
+    links = " · ".join(f"[{_md_text(button_text(s))}]({_anchor(s.key)})" for s in turn.closest)
+    return f"\n\n*{CLOSEST_HEADING}:* {links}"
 
 
 def chat_messages(turns: list[Turn]) -> list[dict]:
@@ -105,12 +135,16 @@ def sources_html(turns: list[Turn]) -> str:
     groups = []
     latest = True
     for t in reversed(turns):
-        if not t.sources:
+        places = t.sources or t.closest
+        if not places:
             continue
         asked = t.question or (f"photo {PurePosixPath(t.image_name).name}" if t.image_name else "photo")
         title = html.escape(asked if len(asked) <= 70 else asked[:67] + "…")
-        body = "".join(_entry(s, full=latest) for s in t.sources)
+        body = "".join(_entry(s, full=latest) for s in places)
+        if not t.sources:  # a decline's nearest places, labelled as such wherever they show
+            title += " <span class='ll-closest-tag'>· Closest material (not an answer)</span>"
+            body = f"<p class='ll-closest-note'>{html.escape(CLOSEST_NOTE)}</p>{body}"
         groups.append(f"<details class='ll-group' {'open' if latest else ''}>"
-                      f"<summary>Answer {t.sources[0].turn}: {title}</summary>{body}</details>")
+                      f"<summary>Answer {places[0].turn}: {title}</summary>{body}</details>")
         latest = False
     return "".join(groups) or NO_SOURCES

@@ -14,6 +14,8 @@ _ITEM = r"S\d+(?:\s*[-–—]\s*S?\d+)?"
 _GROUP = re.compile(rf"\[\s*({_ITEM}(?:\s*[,;]\s*{_ITEM})*)\s*\]", re.IGNORECASE)
 _RANGE = re.compile(r"S(\d+)(?:\s*[-–—]\s*S?(\d+))?", re.IGNORECASE)
 MAX_RANGE = 50  # a range wider than this is a typo, not a citation
+# Above a decline's nearest places (Answer.closest), in the CLI and the chat: they are where to look, not an answer.
+CLOSEST_HEADING = "Closest material (not an answer; the course may word it differently)"
 
 
 def clock(seconds: float) -> str:

@@ -100,6 +100,7 @@ from rag.terms import (
     fold,
     missing_words,
     noun_phrases,
+    plain_case,
     statements,
     subject_term,
     term_parts,
@@ -156,6 +157,7 @@ class Support:
 
 def _lacking(question: str, hits: Sequence[Hit], dense: float, similarity: WordSimilarity | None) -> list[Missing]:
     """The distinctive words that make the question unsupported (empty: the terms are covered)."""
+    question = plain_case(question)  # a shouted question names nothing by its capitals
     texts = [h.chunk.text for h in hits]
     evidence = Evidence(texts)
     gone = missing_words(question, evidence)

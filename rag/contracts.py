@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from rag.citations import display
 from rag.index import Manifest, read_meta
-from rag.types import Answer, Hit, Locator, PageSpan, SlideRef, TimeSpan
+from rag.types import Answer, Citation, Hit, Locator, PageSpan, SlideRef, TimeSpan
 
 if TYPE_CHECKING:
     from rag.alignment import Alignment
@@ -40,26 +40,32 @@ def hit_json(rank: int, hit: Hit) -> dict[str, Any]:
     return out
 
 
+def place_json(c: Citation) -> dict[str, Any]:
+    """Where one citation (or closest place) points: source, kind, start/end or pages, display, and the
+    segment, slide and transcript origin when known."""
+    loc = c.locator
+    # ask reports citation times unrounded (the span the answer cites, as resolved)
+    item: dict[str, Any] = {
+        "source": c.source, "kind": c.kind,
+        "start": loc.start_s if isinstance(loc, TimeSpan) else None,
+        "end": loc.end_s if isinstance(loc, TimeSpan) else None,
+        "pages": list(range(loc.first, loc.last + 1)) if isinstance(loc, PageSpan) else None,
+        "display": c.display}
+    if c.segment is not None:  # start/end are the cited sentence(s); this is the retrieved segment
+        item["segment"] = {"start": c.segment.start_s, "end": c.segment.end_s}
+    if c.slide is not None:
+        item["slide"] = slide_json(c.slide)
+    if c.transcript is not None:
+        item["transcript"] = c.transcript
+    return item
+
+
 def answer_json(ans: Answer) -> dict[str, Any]:
-    """The `ask --json` contract."""
-    cites = []
-    for c in ans.citations:
-        loc = c.locator
-        # ask reports citation times unrounded (the span the answer cites, as resolved)
-        item: dict[str, Any] = {
-            "label": c.label, "source": c.source, "kind": c.kind,
-            "start": loc.start_s if isinstance(loc, TimeSpan) else None,
-            "end": loc.end_s if isinstance(loc, TimeSpan) else None,
-            "pages": list(range(loc.first, loc.last + 1)) if isinstance(loc, PageSpan) else None,
-            "display": c.display}
-        if c.segment is not None:  # start/end are the cited sentence(s); this is the retrieved segment
-            item["segment"] = {"start": c.segment.start_s, "end": c.segment.end_s}
-        if c.slide is not None:
-            item["slide"] = slide_json(c.slide)
-        if c.transcript is not None:
-            item["transcript"] = c.transcript
-        cites.append(item)
-    out: dict[str, Any] = {"answer": ans.text, "declined": ans.declined, "mode": ans.mode, "citations": cites}
+    """The `ask --json` contract. `closest`: a decline's nearest places (empty otherwise), kept apart from
+    `citations` because they are not an answer's evidence."""
+    cites = [{"label": c.label, **place_json(c)} for c in ans.citations]
+    out: dict[str, Any] = {"answer": ans.text, "declined": ans.declined, "mode": ans.mode, "citations": cites,
+                           "closest": [place_json(c) for c in ans.closest]}
     if ans.declined and ans.reason:
         out["reason"] = ans.reason
     return out

@@ -33,15 +33,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.lexical import STOPWORDS, tokens
-from rag.terms import zipf
+from rag.terms import ACRONYM_LETTERS, is_acronym, zipf
 
 __all__ = ["Expansion", "Glossary"]
 
 FILE = "glossary.json"
 FORMAT = 3  # 3: capitalised runs found by one regular expression
-MIN_LEN, MAX_LEN = 2, 6
-# An acronym set in capitals is not an everyday word: "IS", "THE", "NOT" in a capitals heading are words.
-WORD_ZIPF = 4.5
+MIN_LEN, MAX_LEN = ACRONYM_LETTERS  # an acronym is a word of 2-6 capitals that is no everyday word (terms.is_acronym)
 # Written-out forms kept per acronym (the most used first): enough for a deck that writes one both ways.
 MAX_FORMS = 2
 # A lower-case run of question words spells an acronym only when none of its words is this common in English:
@@ -59,11 +57,6 @@ _ACRONYM = re.compile(rf"(?<![\w-]){_CAPS}(s?)(?![\w])")
 _PAREN_AFTER = re.compile(rf"\(\s*{_CAPS}s?\s*\)")  # "Sequence Alignment Map (SAM)"
 _PAREN_BEFORE = re.compile(rf"(?<![\w-]){_CAPS}s?\s*\(([^()]{{3,80}})\)")  # "GRE (Generic Routing Encapsulation)"
 _DEFINED = re.compile(rf"(?<![\w-]){_CAPS}\s*[:=–]\s*([^\n]{{3,80}})")  # "ATM : Asynchronous Transfer Mode"
-
-
-def _is_acronym(word: str) -> bool:
-    return (MIN_LEN <= len(word) <= MAX_LEN and word.isupper() and word.isalpha()
-            and word.lower() not in STOPWORDS and zipf(word.lower()) < WORD_ZIPF)
 
 
 def _initials(words: Iterable[str]) -> str:
@@ -163,7 +156,7 @@ class Glossary:
 
         def add(acr: str, form: str | None, weight: int) -> None:
             # an explicit pair ("Sequence Alignment Map (SAM)") names an acronym even when it is also a word
-            if form and (weight > 1 or _is_acronym(acr)) and _initials(form.split()) == acr:
+            if form and (weight > 1 or is_acronym(acr)) and _initials(form.split()) == acr:
                 found.setdefault(acr, Counter())[form] += weight
                 used[form] += 1
 
@@ -214,7 +207,7 @@ class Glossary:
                 if any(w.isupper() and len(w) > 1 for w in run):
                     continue  # already an acronym inside
                 acr = _initials(run)
-                if not self.uses.get(acr) or not _is_acronym(acr):
+                if not self.uses.get(acr) or not is_acronym(acr):
                     continue
                 # two lower-case words spell a two-letter acronym of the course by chance too often ("read end")
                 lower = [w for w in run if w.lower() not in _LINKS and not w[:1].isupper()]

@@ -28,6 +28,14 @@ DISTINCT_ZIPF = 4.0
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 _POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")
 _CONTRACTED_IS = re.compile(r"\b(what|that|it|there|here|who|where|how|when|why|which)['’]s\b", re.IGNORECASE)
+# An acronym set in capitals is not an everyday word: "IS", "THE", "NOT" in a capitals heading are words.
+ACRONYM_LETTERS = (2, 6)
+ACRONYM_ZIPF = 4.5
+# "X vs Y": the comparison word, in any casing ("VS", "Vs.", "versus"), is no part of a term
+_VERSUS = frozenset({"vs", "versus", "v"})
+# a question is shouted when this many of its words of SHOUTED_LETTERS letters or more are, and all of them are,
+# in capitals ("TCP VS UDP: WHICH IS FASTER?"; "BGP ADD-PATH" is a term written as it is spelt)
+SHOUTED_WORDS, SHOUTED_LETTERS = 2, 4
 # question scaffolding: never part of a term
 _QUESTION_WORDS = frozenset("""
 how what why when which who whose where does do did is are was were can could should would may might will
@@ -41,6 +49,45 @@ def zipf(word: str) -> float:
     from wordfreq import zipf_frequency
 
     return zipf_frequency(word, "en")
+
+
+def is_acronym(word: str) -> bool:
+    """A word in capitals that reads as an acronym, not as an everyday word set in capitals: "GRE", "WAIC", "RIP";
+    not "IS", "THE", "FASTER"."""
+    lo, hi = ACRONYM_LETTERS
+    return (lo <= len(word) <= hi and word.isupper() and word.isalpha()
+            and word.lower() not in STOPWORDS and zipf(word.lower()) < ACRONYM_ZIPF)
+
+
+def plain_case(question: str) -> str:
+    """A question written wholly in capitals as it would be written normally, so that no word is taken for a
+    name because the whole question is shouted: "TCP VS UDP: WHICH IS FASTER?" -> "TCP vs UDP: which is
+    faster?". Words that still read as acronyms keep their capitals: `is_acronym` and no English word the
+    tagger's lexicon knows ("TCP", "WAIC", "GIBBS"; not "RELY", "GENE", "RIP"), or with a digit ("IKEV2"); a
+    lone capital stays a symbol ("IN R", "E-VALUE"). The first word is capitalised. Other questions come back
+    unchanged."""
+    words = [w for w in _WORD.findall(question) if sum(c.isalpha() for c in w) >= SHOUTED_LETTERS]
+    if len(words) < SHOUTED_WORDS or not all(w.isupper() for w in words):
+        return question
+
+    def part(p: str, after: str) -> str:
+        if after and after in "'’":  # "GEWEKE'S": a possessive
+            return p.lower()
+        keep = len(p) == 1 or any(c.isdigit() for c in p) or is_acronym(p) and not _known(p.lower())
+        return p if keep else p.lower()
+
+    def word(m: re.Match[str]) -> str:
+        w = m.group(0)
+        if len(w) == 1:  # a symbol ("R", "K"), or the article "A"
+            return w.lower() if w == "A" else w
+        if _known(w.lower().replace("’", "'")):  # "WHICH", "AREN'T"
+            return w.lower()
+        parts = re.split(r"([-'’])", w)
+        return "".join(p if i % 2 else part(p, parts[i - 1] if i else "") for i, p in enumerate(parts))
+
+    text = _WORD.sub(word, question)
+    first = re.search(r"[^\W\d_]", text)
+    return text[:first.start()] + text[first.start()].upper() + text[first.end():] if first else text
 
 
 def general_weight(word: str) -> float:
@@ -108,6 +155,9 @@ def question_terms(question: str) -> list[Term]:
             flush()
         low = word.lower()
         parts = [p for p in re.split(r"[-'’]", low) if p]
+        if low in _VERSUS:  # "RIP VS OSPF" is two terms, whatever the casing
+            flush()
+            continue
         if low in STOPWORDS or low in _QUESTION_WORDS or all(p in STOPWORDS for p in parts) and "-" not in word:
             flush()
             continue
@@ -192,7 +242,7 @@ class Evidence:
         for n in range(min(len(words), 6), 1, -1):  # acronyms of 2-6 letters, as in has_expansion
             for i in range(len(words) - n + 1):
                 short = "".join(w[0] for w in words[i:i + n] if w).upper()
-                if len(short) < 2 or short.lower() in STOPWORDS or zipf(short.lower()) >= 4.5:
+                if len(short) < 2 or short.lower() in STOPWORDS or zipf(short.lower()) >= ACRONYM_ZIPF:
                     continue  # "IS", "IT", "AND" in a capitals heading are words, not acronyms
                 pattern = re.compile(r"(?<![\w-])" + re.escape(short) + r"(?![A-Za-z])")
                 if any(pattern.search(t) for t in self.cased):
@@ -322,7 +372,6 @@ _AUX = frozenset("does do did is are was were can could should would will has ha
 # adjectives that date or rate a thing rather than name it: no part of a term
 _EVALUATIVE = frozenset("early earlier late later modern typical common standard usual simple basic new newer old "
                         "older current recent classic classical traditional popular main good bad better best".split())
-_VERSUS = frozenset({"vs", "versus", "v"})
 MAX_PHRASE = 8
 _OBJECT_START = frozenset({"JJ", "JJR", "JJS", "DT", "PRP$", "CD"})
 _QUANTITY = frozenset("lots lot many much few several plenty number numbers kind kinds sort sorts type "

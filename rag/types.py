@@ -145,3 +145,6 @@ class Answer(_Frozen):
     declined: bool = False
     hits: tuple[Hit, ...] = ()
     reason: str = ""  # why it was declined, in words ("the course material does not mention “anycast routing”")
+    # A decline's nearest places (labels C1…): not an answer and not citations, so a wrongly declined question
+    # ("PacBio" where the course says "Pacific Biosciences") costs one click instead of a dead end.
+    closest: tuple[Citation, ...] = ()

@@ -325,3 +325,56 @@ def test_a_page_source_quotes_its_statements_not_its_chart_ticks(services):
     hit = Hit(chunk=figure, score=1.0, refined=PageSpan(first=4, last=4))
     conv = _run(services, {"text": "how do I choose k?", "files": []}, answer_fn=answer)[-1][3]
     assert conv.source("t1:S1").preview == "Relative number of births\nPosterior draws"
+
+
+# -- a decline's closest places -----------------------------------------------------------------------
+class Declining(Scripted):
+    """Scripted, but a question about ReLU is declined for a missing term, with its closest places."""
+
+    def __call__(self, services, question, image, **kw):
+        if "ReLU" not in (question or ""):
+            return super().__call__(services, question, image, **kw)
+        self.calls.append({"question": question, "image": image, **kw})
+        hits = (Hit(chunk=LECTURE, score=1.0, moment=TimeSpan(start_s=60.0, end_s=66.0)),
+                Hit(chunk=DECK_CHUNK, score=0.8, refined=PageSpan(first=4, last=4)))
+        return Answer(text="This is not covered in this course's material.", mode="offline", declined=True,
+                      hits=hits, reason="the course material does not mention “ReLU”",
+                      closest=(cite("C1", hits[0]), cite("C2", hits[1])))
+
+
+def test_a_decline_shows_its_closest_places_clickable_and_never_as_citations(services):
+    answer = Declining()
+    conv = _run(services, {"text": "what do neural networks have?", "files": []}, answer_fn=answer)[-1][3]
+    outs = _run(services, {"text": "what does ReLU do?", "files": []}, conv, answer_fn=answer)
+    msg, panel, conv = _assistant(outs[-1]), outs[-1][2], outs[-1][3]
+    assert msg.startswith("**Not in this course.**") and "Why: the course material does not mention “ReLU”" in msg
+    # the slide on screen at the moment's second (p. 10 from 59.6 s), as for a citation; links open the entries
+    assert ("*Closest material (not an answer; the course may word it differently):* "
+            "[▶ Lecture 1 · 1:00–1:06 (slides p. 10)](#ll-open-t2-C1) · "
+            "[▤ ml\\_basics.pdf p. 4](#ll-open-t2-C2)") in msg
+    turn = conv.turns[-1]
+    assert turn.declined and turn.sources == () and [s.key for s in turn.closest] == ["t2:C1", "t2:C2"]
+    assert "Closest material (not an answer)" in panel and "the course may word it differently" in panel
+    assert "data-ll-open='t2:C1'" in panel and "[C1]" not in panel and "[S1]" in panel  # answer 1 stays listed
+    served = frozenset({str(COURSE / VIDEO), str(COURSE / DECK)})
+    caption, video, audio, page = open_source(services, served, conv.source("t2:C1"))
+    assert video["playback_position"] == 60.0 and "ml_basics.pdf p. 10" in page["label"]
+    assert caption.startswith("**Closest material (not an answer): Lecture 1 · 1:00–1:06")
+    caption, video, audio, page = open_source(services, served, conv.source("t2:C2"))
+    assert video["visible"] is False and page["label"] == "ml_basics.pdf p. 4"
+    # a declined turn is no follow-up's context: nothing "cited before" reaches the answerer, and "next slide"
+    # goes on from the last answer's place (S1 played over p. 4), not from a closest place (p. 10)
+    more = _run(services, {"text": "tell me more about that", "files": []}, conv, answer_fn=answer)[-1][3]
+    assert "cited_before" not in answer.calls[-1]
+    nxt = _run(services, {"text": "and the next slide?", "files": []}, more, answer_fn=answer)
+    assert "Next slide: ml_basics.pdf p. 5" in _assistant(nxt[-1])
+
+
+def test_an_off_topic_decline_and_an_answer_list_no_closest_material(services):
+    outs = _run(services, {"text": "what do neural networks have?", "files": []})
+    conv = _run(services, {"text": "capital of France?", "files": []}, outs[-1][3])[-1][3]
+    assert all(t.closest == () for t in conv.turns)
+    from agent.render import chat_messages, sources_html
+
+    assert not any("Closest material" in m["content"] for m in chat_messages(conv.turns))
+    assert "Closest material" not in sources_html(conv.turns)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -193,6 +194,12 @@ def test_chat_cites_plays_and_shows_pages(browser, tmp_path):
                 citations=(s1, s2, s3),
                 mode="offline",
             )
+        if "ReLU" in (question or ""):  # declined for a missing term: its closest places, not citations
+            near = (Hit(chunk=lecture, score=1.0, moment=TimeSpan(start_s=36.2, end_s=40.0)),
+                    Hit(chunk=deck, score=0.9, refined=PageSpan(first=5, last=5)))
+            return Answer(text="This is not covered in this course's material.", mode="offline", declined=True,
+                          hits=near, reason="the course material does not mention “ReLU”",
+                          closest=(cite("C1", near[0]), cite("C2", near[1])))
         return Answer(text="This is not covered in this course's material.", mode="offline", declined=True)
 
     with _running(services, answer_fn) as url:
@@ -249,6 +256,20 @@ def test_chat_cites_plays_and_shows_pages(browser, tmp_path):
         _ask(page, "What is the capital of France?")
         chat.get_by_text("Not in this course.").wait_for(timeout=15_000)
         page.locator("#ll-page img").wait_for(state="hidden", timeout=10_000)  # a decline resets the viewer
+        assert "Closest material" not in chat.inner_text()  # off topic: nothing to point at
+
+        _ask(page, "What does ReLU do?")
+        chat.get_by_text("Closest material (not an answer; the course may word it differently)").wait_for(
+            timeout=15_000)
+        assert "the course material does not mention “ReLU”" in chat.inner_text()
+        chat.get_by_role("link", name="▶ Lecture 1 · 0:36–0:40 (slides p. 4)").click()  # the link in the message
+        _media_at(page, 36.2)
+        assert "Closest material (not an answer): Lecture 1" in page.locator("#ll-caption").inner_text()
+        group = page.locator("#ll-sources-list details[open]")
+        assert "Closest material (not an answer)" in group.locator("summary").inner_text()
+        group.get_by_role("button", name="▤ ml_basics.pdf p. 5").click()  # and its entry in the sources panel
+        page.locator("#ll-video video").wait_for(state="hidden", timeout=10_000)  # p. 4 beside the video goes
+        _page_shown(page, "ml_basics.pdf p. 5")
 
         _ask(page, "How does gradient descent work?")
         chat.get_by_text("along the negative gradient [S1]").last.wait_for(timeout=15_000)
@@ -303,7 +324,10 @@ def test_real_ask_over_ingested_course(browser, tmp_path):
 
 # -- the real course, end to end ----------------------------------------------------------------------
 TRUTH = json.loads((COURSE.parent / "course_truth.json").read_text())
-SHOT = Path(__file__).resolve().parents[1] / "docs" / "ui-cited-answer.png"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+SHOTS = {"cited-answer": DOCS / "ui-cited-answer.png", "closest-material": DOCS / "ui-closest-material.png"}
+# Read at import: the hermetic fixture (tests/conftest.py) removes every LECTURELENS_* variable before a test runs.
+UPDATE_SHOTS = os.environ.get("LECTURELENS_UPDATE_SCREENSHOT", "")
 
 
 def _seconds(clock: str) -> float:
@@ -329,9 +353,8 @@ def _wait_answer(page, n: int) -> str:
 
 
 def _save_screenshot(page, name: str, tmp: Path) -> Path:
-    """Every screenshot goes to tmp; LECTURELENS_UPDATE_SCREENSHOT=1 refreshes the README's (< 200 KB)."""
-    import os
-
+    """Every screenshot goes to tmp; LECTURELENS_UPDATE_SCREENSHOT=1 refreshes the README's (< 200 KB each), or
+    =closest-material (a comma list of SHOTS names) only those."""
     from PIL import Image
 
     raw = tmp / f"{name}.png"
@@ -339,9 +362,9 @@ def _save_screenshot(page, name: str, tmp: Path) -> Path:
                            " return !v || v.readyState >= 2; }", timeout=15_000)  # a frame to show
     page.wait_for_timeout(500)
     page.screenshot(path=str(raw), clip={"x": 0, "y": 0, "width": 1400, "height": 1150}, full_page=True)
-    if os.environ.get("LECTURELENS_UPDATE_SCREENSHOT") == "1" and name == "cited-answer":
-        Image.open(raw).convert("RGB").quantize(colors=128).save(SHOT, optimize=True)
-        assert SHOT.stat().st_size < 200_000
+    if name in SHOTS and (UPDATE_SHOTS == "1" or name in UPDATE_SHOTS.split(",")):
+        Image.open(raw).convert("RGB").quantize(colors=128).save(SHOTS[name], optimize=True)
+        assert SHOTS[name].stat().st_size < 200_000
     return raw
 
 
@@ -430,4 +453,16 @@ def test_chat_over_the_sample_course(browser, sample_index, tmp_path):
         _ask(page, "What is the Bellman equation?")
         assert "Bellman" in _wait_answer(page, 6)
         _save_screenshot(page, "after-bad-upload", tmp_path)
+
+        _ask(page, "How does the Adam optimizer change the learning rate?")  # a method the course never names
+        declined = _wait_answer(page, 7)
+        assert "does not mention “Adam”" in declined and "Closest material (not an answer" in declined
+        nearest = page.locator("#ll-chat [data-testid='bot']").last.locator("a[href^='#ll-open-']")
+        assert nearest.count() == 3  # the places the decision judged, each a link
+        nearest.first.click()  # on the sample course the first is the learning-rate moment of lecture 1
+        page.locator("#ll-caption").get_by_text("Closest material (not an answer)").wait_for(timeout=15_000)
+        _media_at(page, _seconds(re.search(r"· (\d+:\d\d)–", nearest.first.inner_text()).group(1)), tol=1.0)
+        group = page.locator("#ll-sources-list details[open]")
+        assert "Closest material (not an answer)" in group.locator("summary").inner_text()
+        _save_screenshot(page, "closest-material", tmp_path)
     assert outside == []  # nothing leaves the machine (no fonts, telemetry or CDNs)

@@ -72,10 +72,13 @@ def test_an_uncited_answer_is_a_decline_in_the_cli(tiny, fake_gemini, monkeypatc
     res = run_cli("ask", "What does the discount factor gamma do?", "--index", str(tiny.index_dir), "--json")
     data = json.loads(res.stdout)
     assert data["declined"] and data["answer"] == DECLINE and data["citations"] == []
+    # the evidence was close enough to ask the model: the decline names where to look, apart from citations
+    assert data["closest"] and all(c["source"] == "slides/deck.pdf" and "label" not in c for c in data["closest"])
     fake_gemini.reply_function_call("search_course", {"query": "discount factor"})
     fake_gemini.reply_text("Gamma weighs future rewards, as everybody knows.")
     res = run_cli("ask", "What does the discount factor gamma do?", "--index", str(tiny.index_dir))
     assert "everybody knows" not in res.stdout and DECLINE in res.stdout
+    assert "Closest material (not an answer" in res.stdout and "\n  deck.pdf p. " in res.stdout
 
 
 @pytest.mark.parametrize("reply", ["blocked", "empty"])

@@ -93,7 +93,14 @@ def test_ask_cites_and_declines(sample_index):
         code, off = run("ask", q, "--index", str(sample_index["index"]), "--json")
         assert off["declined"] and off["citations"] == [], q
         assert off["reason"].startswith(("the course material does not mention", "nothing in the course is close")), q
-    assert "reason" not in ans  # only a decline says why
+        # closest places only when the evidence is related and a distinctive term is missing
+        assert bool(off["closest"]) == off["reason"].startswith("the course material does not mention"), q
+    assert "reason" not in ans and ans["closest"] == []  # only a decline says why
+    code, adam = run("ask", "How does the Adam optimizer change the learning rate?", "--index",
+                     str(sample_index["index"]), "--json")
+    assert adam["declined"] and adam["citations"] == [] and "“Adam”" in adam["reason"]
+    assert 1 <= len(adam["closest"]) <= 3  # the learning-rate material, to look at
+    assert any(c["pages"] == [4] or (c.get("slide") or {}).get("page") == 4 for c in adam["closest"]), adam["closest"]
 
 
 def test_unreadable_image_is_a_clear_error(sample_index, tmp_path):
