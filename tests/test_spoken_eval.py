@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from rag.cli import _register_plugins, cli
 from rag.index import cue_windows_dir
-from tests.answer_checks import deck_titles, pointer_only, titles
+from tests.answer_checks import deck_titles, held_out, pointer_only, titles
 from tests.spoken import load
 
 # Floors sit just below the measured numbers (README, Evaluating: "Spoken lectures over the real decks").
@@ -84,10 +84,12 @@ def test_spoken_eval_meets_its_floors(spoken_dataset, spoken_index, monkeypatch,
     assert any(cue_windows_dir(spoken_index).glob("*.npy"))  # ingest built the caption-cue vectors
     # an answer quotes a statement (by meaning when no statement has the question's words), never only "See …"
     answered = [c for c in rep["cases"] if c["answer"] and not c["answer"]["declined"]
-                and not c["id"].startswith(("x", "y", "z", "w", "v"))]
+                and not held_out(c["id"])]
     assert len(answered) >= 50 and not [c["id"] for c in answered if pointer_only(c["answer"]["answer"])]
     # a slide's title read aloud as the slide appears is no statement: 17 tuned answers quoted one before (24 of 101
-    # with the held-out families); left: "Reference data versions matter." (a title that is a sentence, said last)
+    # with the held-out families); left: "Reference data versions matter." (a title that is a sentence, said last),
+    # twice, and since `yspk`/`zspk` are checked too, yspk-vpn-05's "An alternative to confederations" (a leading
+    # determiner reads as a point: units.py's title rule)
     known = deck_titles((load().HERE / load().load_cases()["corpus"]).resolve())
     quoting = {c["id"]: t for c in answered if (t := titles(c["answer"]["answer"], known))}
-    assert len(known) > 100 and len(quoting) <= 4, quoting  # 2 measured (17 before): room for two cases
+    assert len(known) > 100 and len(quoting) <= 4, quoting  # 3 measured (17 before)
