@@ -39,6 +39,13 @@ questions from neighbouring topics (measured: median top cosine 0.44 vs 0.46 wit
    everyday English describes a course word ("core routers", "probability parameter") and is not checked; a rare
    word the tagger reads as a verb ("as data accumulate") declines nothing.
 
+The evidence is the top EVIDENCE_TOP hits, and more while they hold fewer than EVIDENCE_WORDS words (a narrated
+segment says ~50 words, a six-page slice 300+). An acronym counts as there when the evidence writes it out in lower
+case ("variational inference" for "VI": captions have no capitals), and a contraction weighs as the word English
+knows ("isn't", not its piece "isn"). Session 18 measured these on every family with cached searches (all sets up to
+w*): wrongly declined 47 -> 34 of 508 answerable questions, neighbouring topics declined 479 -> 477 of 535; then
+once on a sixth set, v*, written blind that session (README, Evaluating).
+
 Step 5 (session 17) was tuned on every family including the third and fourth held-out sets (y*, z*; each measured
 once before: `ynear` 0.68 and `znear` 0.82 declined, `ypara` 6/40 and `zpara` 7/40 wrongly declined), then
 measured on a fifth (w*), written blind during that session; the numbers are in the README (Evaluating).
@@ -118,6 +125,8 @@ TERM_ZIPF = 4.0  # the subject of "How does X <verb> …" is a term to check whe
 SUBJECT_ZIPF = 4.5  # ... after dropping everyday head nouns this common ("method", "approach", "result")
 MAX_STATEMENTS = 64  # statements of the cited places compared with the question (a MiniLM forward each)
 SENT_LOOSE = 0.58  # ... or when one evidence statement is this close to the whole question (MiniLM cosine)
+EVIDENCE_TOP = 4  # the hits whose words the terms are looked up in: one may sit in the fourth ("BLAST" a slice on)
+EVIDENCE_WORDS = 300  # ... and more until they hold this many words (a slice has 300+, a narrated segment ~50)
 
 _SIMILARITY = WordSimilarity()
 
@@ -282,6 +291,17 @@ def _has_piece(term: Sequence[str], evidence: Evidence) -> bool:
     return False
 
 
+def _judged(hits: Sequence[Hit], top: int) -> Sequence[Hit]:
+    """The hits whose words the question's terms are looked up in: the top `top`, then more until they hold
+    EVIDENCE_WORDS words. A 20-second narrated segment says far less than a six-page slice, and a spoken
+    lecture says a slide's words over several segments."""
+    n = words = 0
+    while n < len(hits) and (n < top or words < EVIDENCE_WORDS):
+        words += len(hits[n].chunk.text.split())
+        n += 1
+    return hits[:n]
+
+
 def _statement_support(question: str, hits: Sequence[Hit], coverage: float, agree: bool,
                        similarity: WordSimilarity | None) -> float:
     """Support with the best single statement of the cited places instead of the whole chunk: a narrated
@@ -292,7 +312,7 @@ def _statement_support(question: str, hits: Sequence[Hit], coverage: float, agre
     return COVERAGE_WEIGHT * coverage + max(dense, best) + (AGREE_BONUS if agree else 0.0)
 
 
-def assess(question: str | None, hits: Sequence[Hit], top: int = 3,
+def assess(question: str | None, hits: Sequence[Hit], top: int = EVIDENCE_TOP,
            weight: Callable[[str], float] | None = None, similarity: WordSimilarity | None = None,
            terms: bool = True, pairs: Sequence[tuple[str, str]] = ()) -> Support:
     """Judge whether the top hits support an answer to the question.
@@ -329,7 +349,7 @@ def assess(question: str | None, hits: Sequence[Hit], top: int = 3,
     elif not terms:
         answerable = True
     else:
-        lacking = _lacking(question or "", hits[:top], dense, similarity)
+        lacking = _lacking(question or "", _judged(hits, top), dense, similarity)
         answerable = not lacking
     return Support(answerable, round(support, 4), round(coverage, 3), round(dense, 4), agree, image,
                    tuple(t for t in want if t not in evidence), tuple(dict.fromkeys(m.word for m in lacking)))

@@ -106,7 +106,9 @@ class Retriever:
             key = self.store.state()
             self._counted_at = time.monotonic()
             if self._lex is None or key != self._lex_key:
-                lex = LexicalIndex.load(self.store.index_dir) if self._lex is None else None
+                # another process (an ingest) may have saved the index of this state already: loading it is
+                # cheap (memory-mapped), rebuilding reads every stored view
+                lex = LexicalIndex.load(self.store.index_dir)
                 if lex is None or lex.state != key:
                     lex = LexicalIndex.build(self.store.all_views(), *key)
                     try:

@@ -163,6 +163,8 @@ def question_terms(question: str) -> list[Term]:
             continue
         named = _named(word, first=m.start() == 0)
         z = min(zipf(p) for p in parts) if parts else 7.0
+        if "'" in low or "’" in low:  # a contraction is one word to English ("isn't" 5.4), not "isn" (3.1) + "t"
+            z = max(z, zipf(low.replace("’", "'")))
         if named or z < DISTINCT_ZIPF or ("-" in word and len(parts) > 1 and not all(p in STOPWORDS for p in parts)
                                           and zipf(low.replace("-", "")) < DISTINCT_ZIPF):
             run.append((word, named, z))
@@ -223,14 +225,15 @@ class Evidence:
 
     def has_expansion(self, acronym: str) -> bool:
         """An acronym of the question written out in the evidence: "GRE" as "Generic Routing Encapsulation", "BWT"
-        as "Burrows-Wheeler Transform"."""
+        as "Burrows-Wheeler Transform", "VI" as "variational inference" (initials of adjacent words that are no
+        stopwords, in any case: spoken lectures' captions have no capitals)."""
         if not 2 <= len(acronym) <= 6 or not acronym.isupper() or not acronym.isalpha():
             return False
         n = len(acronym)
         for t in self.cased:
             words = [p for w in _WORD.findall(t) for p in w.split("-") if p and p.lower() not in STOPWORDS]
-            if any("".join(w[0] for w in words[i:i + n]) == acronym for i in range(len(words) - n + 1)):
-                return True  # capital initials: a written-out name, not any run of words
+            if any("".join(w[0] for w in words[i:i + n]).upper() == acronym for i in range(len(words) - n + 1)):
+                return True  # narration writes names in lower case too ("point-to-point tunnelling protocol")
         return False
 
     def has_acronym_of(self, words: Sequence[str]) -> bool:

@@ -27,7 +27,7 @@ from rag.terms import (
     verb_words,
     zipf,
 )
-from rag.types import Chunk, Hit, PageSpan
+from rag.types import Chunk, Hit, PageSpan, TimeSpan
 
 SAMPLING = ("Importance sampling\n• Accuracy of the normal approximation can be improved by importance sampling\n"
             "• Pareto-k diagnostic of the importance weights tells when it works\n• drawbacks: high variance")
@@ -366,6 +366,56 @@ def test_a_key_term_the_evidence_writes_as_its_acronym_is_covered():
                         pairs=[("label switched path", "LSP")])
     assert with_pairs.coverage > without.coverage
     assert not without.answerable and with_pairs.answerable
+
+
+def test_lower_case_written_out_acronyms_and_contractions():
+    # narration writes an acronym out in lower case: "PPTP" is there as "Point-to-point tunnelling protocol"
+    said = Evidence(["Point-to-point tunnelling protocol carries PPP frames over a TCP/IP network."])
+    assert missing_words("what does PPTP carry over a TCP/IP network?", said) == []
+    assert "VI" not in [m.word for m in missing_words("stochastic VI vs MCMC, which is slower?",
+                                                      Evidence(["variational inference is faster than MCMC"]))]
+    # ... but initials of words that are not there spell nothing
+    assert [m.word for m in missing_words("What does NHRP resolve?", said)] == ["NHRP"]
+    # a contraction is one everyday word ("isn't", zipf 5.4), not the rare piece "isn"
+    assert missing_words("should I try many settings when my organism isn't a model one?",
+                         Evidence(["try many settings for an organism that is not a model organism"])) == []
+    assert missing_words("why aren't ppp-values used much?", Evidence(["ppp-values are rarely used"])) == []
+
+
+def test_the_evidence_is_the_top_four_hits():
+    """A word of the question on the fourth hit counts (the deck names BLAST one slice further on); on the fifth,
+    after four slices full of words, it does not."""
+    def place(i: int, text: str) -> Hit:
+        chunk = Chunk(id=f"c{i}", source="deck.pdf", source_sha256="x", kind="pdf", title="deck",
+                      locator=PageSpan(first=i, last=i), text=text, page_texts=(text,))
+        return Hit(chunk=chunk, score=1.0 / i, dense_rank=i, dense_score=0.45, lexical_rank=i, lexical_score=3.0)
+
+    filler = [" ".join([t] * 15) for t in ("Seeds are extended until the score drops.", "Lookups were too slow.",
+                                           "Hash tables index every k-mer of the genome, for NGS reads.",
+                                           "Aligners trade speed for sensitivity.")]
+    q = "Why was BLAST too slow for NGS reads?"
+    fourth = [place(i + 1, t) for i, t in enumerate(filler[:3] + ["BLAST hashes the query, then scans"])]
+    assert assess(q, fourth, similarity=FakeSimilarity()).answerable
+    fifth = [place(i + 1, t) for i, t in enumerate(filler + ["BLAST hashes the query, then scans"])]
+    assert assess(q, fifth, similarity=FakeSimilarity()).lacking == ("BLAST",)
+
+
+def test_short_narrated_hits_are_judged_until_they_hold_enough_words():
+    """Twenty-second segments say little: the terms are looked up in more of them (here the sixth), until the
+    hits judged hold EVIDENCE_WORDS words."""
+    def segment(i: int, text: str) -> Hit:
+        chunk = Chunk(id=f"s{i}", source="lecture.mp4", source_sha256="x", kind="video", title="Lecture",
+                      locator=TimeSpan(start_s=20.0 * i, end_s=20.0 * i + 20), text=text)
+        return Hit(chunk=chunk, score=1.0 / (i + 1), dense_rank=i + 1, dense_score=0.45, lexical_rank=i + 1,
+                   lexical_score=3.0)
+
+    said = ["the read is cut into short pieces and each piece is looked up in the index " * 3] * 5
+    q = "What happens to the read in the hashing step?"
+    late = [segment(i, t) for i, t in enumerate([*said, "hashing comes first, then the pieces are extended"])]
+    assert assess(q, late, similarity=FakeSimilarity()).answerable
+    long = ["the read is cut into short pieces and each piece is looked up in the index " * 30] * 5
+    later = [segment(i, t) for i, t in enumerate([*long, "hashing comes first, then the pieces are extended"])]
+    assert assess(q, later, similarity=FakeSimilarity()).lacking == ("hashing",)
 
 
 def _deck_hits(deck: str, places: list[tuple[int, int, int, float, int | None, int | None]]) -> list[Hit]:

@@ -193,3 +193,32 @@ def test_a_failed_save_keeps_the_previous_index(tmp_path, monkeypatch):
         broken.save(tmp_path)
     again = LexicalIndex.load(tmp_path)
     assert again is not None and again.state == (20, "g1") and again.rows == lex.rows
+
+
+def test_a_live_retriever_loads_what_another_process_saved_after_its_writes(tmp_path: Path, monkeypatch):
+    """The UI keeps its retriever while `lecturelens ingest` rewrites a source (same vector count) and saves the
+    lexical index at its end: the UI's next search after RECOUNT_S uses the new texts, loaded, not rebuilt."""
+    import rag.retrieval
+
+    emb = FakeEmbedder()
+    store = ChromaStore(tmp_path, "fp")
+    _fill(store, emb)
+    live = Retriever(store, emb, RetrievalSettings())
+    live.refresh()
+    assert not [h for h in live.search(Query(text="wombat gossip")).hits if h.lexical_rank]
+
+    other = ChromaStore(tmp_path, "fp")  # the ingest process: lecture 1 has new captions, one segment as before
+    count = other.count()
+    other.delete_source("lec/a.mp4")
+    lec = Chunk(id="v9", source="lec/a.mp4", source_sha256="x2", kind="video", title="Lecture 1",
+                locator=TimeSpan(start_s=0, end_s=20), text="wombats gossip about their burrows")
+    other.add(lec, [View(name="seg", item=EmbedItem(text=lec.text), text=lec.text),
+                    View(name="kf3.0", item=EmbedItem(text="x"), text="")],
+              emb.embed_documents([EmbedItem(text=lec.text), EmbedItem(text="x")]))
+    assert other.count() == count
+    Retriever(other, emb, RetrievalSettings()).refresh()  # what ingest does at its end
+
+    monkeypatch.setattr(rag.retrieval, "RECOUNT_S", 0.0)
+    monkeypatch.setattr(ChromaStore, "all_views", lambda *a, **k: pytest.fail("rebuilt instead of loading"))
+    hits = live.search(Query(text="wombat gossip")).hits
+    assert [h.chunk.id for h in hits if h.lexical_rank] == ["v9"]

@@ -341,3 +341,13 @@ def test_the_title_check_flags_a_quoted_slide_title():
               "• Posterior predictive checking - example [S2]")
     assert titles(answer, known) == ["Hash-based alignment (present day)", "Posterior predictive checking - example"]
     assert titles("Need to make concessions [S1].", known) == []
+
+
+def test_a_line_that_leads_into_a_reference_is_no_statement():
+    # the VPN deck, p. 27: the line's rest is a bulleted reference, so alone it is cut before its end
+    page = ("How to scale iBGP in large domains ?\n• Use eBGP between sub-domains\nConfederation : AS20\n"
+            "BGP confederations are discussed in :\n• P. Traina, D. McPherson, J. Scudder, \"Autonomous System "
+            "Confederations for BGP\", RFC 3065, February 2001.")
+    texts = [u.text for u in slide_units(page)]
+    assert "Use eBGP between sub-domains" in texts
+    assert not any(t.startswith("BGP confederations are discussed") for t in texts)
