@@ -101,6 +101,13 @@ def test_off_topic_and_answered_questions_have_no_closest_places(services):
     assert not answered.declined and answered.citations and answered.closest == ()
 
 
+def test_a_picture_query_that_is_declined_lists_nothing(services):
+    photo = b"\xff\xd8\xff\xe0" + b"\0" * 64  # a JPEG as given (no match: the scripted hits carry no image rank)
+    assert ask(services, None, photo).closest == ()  # the chat keeps its picture hint
+    with_words = ask(services, PACBIO, photo)
+    assert with_words.declined and "PacBio" in with_words.reason and with_words.closest == ()
+
+
 def test_cli_lists_the_closest_places_after_the_reason(cli_ask):
     out = cli_ask(PACBIO).splitlines()
     why = next(i for i, line in enumerate(out) if line.startswith("(Why: the course material does not mention"))
