@@ -10,12 +10,13 @@ from dataclasses import dataclass
 
 from rag.alignment import Alignment
 from rag.collapse import collapse, moments_before_pages
+from rag.cue_windows import ROWS_FILE as CUE_ROWS_FILE
 from rag.cue_windows import CueWindows, Window
 from rag.embedders.base import Embedder
 from rag.fusion import Channel, Fused, Ranked, fuse, reorder_within
 from rag.glossary import Expansion
 from rag.image_query import ImageMatches, ImageSearch, match_image, ocr_sized
-from rag.index import ViewName
+from rag.index import ViewName, cue_windows_dir
 from rag.lexical import tokens
 from rag.lexical_index import LexicalIndex, ViewRow
 from rag.moments import moment
@@ -90,7 +91,7 @@ class Retriever:
         self._counted_at = 0.0
         self._lex: LexicalIndex | None = None
         self._cues_lock = threading.Lock()
-        self._cues_key: tuple[int, str] | None = None
+        self._cues_seen: tuple[int, int, int] | None = None  # the cue-window file last read (inode, mtime, size)
         self._cues: CueWindows | None = None
 
     # -- candidates -------------------------------------------------------------------------
@@ -123,9 +124,10 @@ class Retriever:
         store; `build` (ingest's refresh) re-embeds what is missing (only new cue texts) and saves them.
 
         Queries never build: reading every segment back and embedding its cues is ingest work (a 100k-chunk
-        index takes ~30 s just to read), so an index written before cue windows existed, or changed by
-        another process since, searches without them until the next `lecturelens ingest`. Local embedders
-        only: with a paid API every cue would be one more embedding call.
+        index takes ~30 s just to read), so an index written before cue windows existed searches without them
+        until the next `lecturelens ingest`, and one another process is re-ingesting until that ingest has saved
+        them (a live retriever then loads them). Local embedders only: with a paid API every cue would be one
+        more embedding call.
         """
         if not self.embedder.local:
             return None
@@ -136,8 +138,10 @@ class Retriever:
             with self._lock:
                 key = self._lex_key or self.store.state()
         with self._cues_lock:
-            if key != self._cues_key or (build and (self._cues is None or self._cues.state != key)):
-                cw = self._cues if self._cues is not None else CueWindows.load(self.store.index_dir)
+            cw = self._cues
+            if cw is None or cw.state != key:
+                # another process (an ingest) may have saved the windows of this state since they were read
+                cw = self._load_cues() or cw
                 if build and (cw is None or cw.state != key):
                     segs = [v for v in self.store.all_views(where={"kind": {"$in": ["video", "audio"]}})
                             if v.view == SEG]
@@ -147,9 +151,22 @@ class Retriever:
                         cw.save(self.store.index_dir)
                     except OSError as e:  # a read-only index still answers, without cue windows
                         log.warning("could not save the caption-cue windows in %s: %s", self.store.index_dir, e)
-                self._cues, self._cues_key = cw, key
-            cues = self._cues
-            return cues if cues is not None and cues.state == key else None
+                self._cues = cw
+            return cw if cw is not None and cw.state == key else None
+
+    def _load_cues(self) -> CueWindows | None:
+        """The saved cue windows when their file changed since this retriever last read it (one stat per query
+        while the windows on disk are stale, not one parse); None when unchanged or unreadable."""
+        path = cue_windows_dir(self.store.index_dir) / CUE_ROWS_FILE
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        seen = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if seen == self._cues_seen:
+            return None
+        self._cues_seen = seen
+        return CueWindows.load(self.store.index_dir)
 
     def refresh(self) -> None:
         """Bring the on-disk lexical index and cue windows in line with the store (ingest calls this when

@@ -142,3 +142,36 @@ def test_new_captions_with_the_same_vector_count_make_the_saved_windows_stale(tm
     assert again.embedded == ["Wombats gossip about their adverts."]
     hit = next(h for h in fresh.search(Query(text="wombats gossip adverts")).hits if h.chunk.id == "v2")
     assert hit.moment == TimeSpan(start_s=31.5, end_s=39.5)
+
+
+def test_a_live_retriever_loads_the_windows_another_process_saved(tmp_path, monkeypatch):
+    """The UI keeps its retriever while `lecturelens ingest` re-ingests a lecture with new captions (same vector
+    count) and saves the cue windows at its end: the UI's next searches use the new windows, also when one of
+    its searches ran between the ingest's writes and its save (it once kept the old windows until restarted)."""
+    import rag.retrieval
+
+    embedder = CountingEmbedder()
+    live = Retriever(_store(tmp_path, embedder, _chunks()), embedder, RetrievalSettings(k=5))
+    live.refresh()
+    assert live._cue_windows() is not None
+
+    cues = (*CUES_2[:2], (31.5, 39.5, "Wombats gossip about their adverts."))
+    other = ChromaStore(tmp_path, "fp")  # the ingest process
+    count = other.count()
+    other.delete_source("lec/a.mp4")
+    for chunk in (_segment("v1", 0, 20, CUES_1), _segment("v2", 20, 40, cues)):
+        view = View(name="seg", item=EmbedItem(text=chunk.text), text=chunk.text)
+        other.add(chunk, [view], FakeEmbedder().embed_documents([view.item]))
+    assert other.count() == count
+
+    monkeypatch.setattr(rag.retrieval, "RECOUNT_S", 0.0)
+    live.search(Query(text="wombats gossip adverts"))  # before the ingest saved its windows: searched without
+    assert live._cue_windows() is None
+    Retriever(other, CountingEmbedder(), RetrievalSettings(k=5)).refresh()  # what ingest does at its end
+
+    cw = live._cue_windows()
+    assert cw is not None and cw.state == other.state()
+    assert "Wombats gossip about their adverts." in {w.text for w in cw.windows}
+    assert embedder.embedded.count("Wombats gossip about their adverts.") == 0  # loaded, not embedded again
+    hit = next(h for h in live.search(Query(text="wombats gossip adverts")).hits if h.chunk.id == "v2")
+    assert hit.moment == TimeSpan(start_s=31.5, end_s=39.5)
