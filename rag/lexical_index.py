@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -32,6 +34,7 @@ __all__ = ["LEXICAL_DIR", "LexicalIndex", "ViewRow"]
 SEG = str(ViewName.seg())
 
 ROWS_FILE = "rows.json"
+BUILD_FILE = "build"  # the name of the save, also in rows.json (an index saved before it existed has neither)
 FORMAT = 2  # 2: with the course glossary (glossary.json)
 K1, B = 1.5, 0.75
 
@@ -50,6 +53,28 @@ class ViewRow:
 
 
 COLUMNS = tuple(ViewRow.__dataclass_fields__)  # rows.json stores one list per field
+
+
+class _Swapped(Exception):
+    """The folder was replaced by another save while it was read."""
+
+
+def _check_not_swapped(folder: Path, cols: dict) -> None:
+    """Raise _Swapped when the folder now holds another save than the rows.json read from it (its build file is
+    read last; an index saved before build names existed is not checked)."""
+    if "build" not in cols:
+        return
+    try:
+        build = (folder / BUILD_FILE).read_text()
+    except OSError:
+        build = ""
+    if build != cols["build"]:
+        raise _Swapped("was replaced while it was read")
+
+
+def _swap_under_way(folder: Path) -> bool:
+    """A save is between its two renames: the old folder moved aside, the new one not yet in place."""
+    return any(folder.parent.glob(f"{folder.name}.old-*"))
 
 
 class LexicalIndex:
@@ -129,19 +154,39 @@ class LexicalIndex:
     def _write(self, folder: Path) -> None:
         if self._model is not None:
             self._model.save(str(folder), show_progress=False)
+        build = uuid.uuid4().hex  # names this save: `load` checks every file it read came from one folder
         cols = {"format": FORMAT, "count": self.count, "generation": self.generation, "k1": K1, "b": B,
-                **self._cols}
+                "build": build, **self._cols}
         (folder / ROWS_FILE).write_text(json.dumps(cols, separators=(",", ":")))
         self.glossary.save(folder)
+        (folder / BUILD_FILE).write_text(build)
 
     @classmethod
     def load(cls, index_dir: Path) -> LexicalIndex | None:
-        """The saved index, memory-mapped; None when there is none or it was written by another format."""
+        """The saved index, memory-mapped; None when there is none, it was written by another format, or its
+        files do not belong together."""
         folder = lexical_dir(index_dir)
+        # A save swaps a new folder in with two renames (rag/files.replace_folder): a load that ran across a
+        # swap is read again, and one that found no folder in between waits for the new one, rather than
+        # making the caller rebuild from every stored view.
+        for wait in (0.0, 0.05, 0.2, 0.5):
+            time.sleep(wait)
+            try:
+                return cls._load(folder)
+            except _Swapped as e:
+                log.info("lexical index in %s %s; reading it again", folder, e)
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                if folder.exists() or not _swap_under_way(folder):
+                    log.info("lexical index in %s unreadable (%s); it will be rebuilt", folder, e)
+                    return None
+        return None
+
+    @classmethod
+    def _load(cls, folder: Path) -> LexicalIndex | None:
+        cols = json.loads((folder / ROWS_FILE).read_text())
+        if cols.get("format") != FORMAT or (cols.get("k1"), cols.get("b")) != (K1, B):
+            return None
         try:
-            cols = json.loads((folder / ROWS_FILE).read_text())
-            if cols.get("format") != FORMAT or (cols.get("k1"), cols.get("b")) != (K1, B):
-                return None
             rows = {c: cols[c] for c in COLUMNS}
             if len({len(v) for v in rows.values()}) != 1:
                 raise ValueError("columns of different lengths")
@@ -149,13 +194,17 @@ class LexicalIndex:
             if glossary is None:
                 raise ValueError("no readable glossary.json")
             model = None
-            if any(rows["has_text"]):
+            n_text = sum(map(bool, rows["has_text"]))
+            if n_text:
                 import bm25s
 
                 model = bm25s.BM25.load(str(folder), mmap=True, show_progress=False)
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            log.info("lexical index in %s unreadable (%s); it will be rebuilt", folder, e)
-            return None
+                if int(model.scores["num_docs"]) != n_text:
+                    raise ValueError(f"a BM25 model of {model.scores['num_docs']} documents for {n_text} text rows")
+        except (OSError, ValueError, KeyError, TypeError):
+            _check_not_swapped(folder, cols)
+            raise
+        _check_not_swapped(folder, cols)
         return cls(rows, model, int(cols["count"]), glossary, str(cols.get("generation", "")))
 
     # -- search ------------------------------------------------------------------------------

@@ -193,6 +193,65 @@ def test_a_failed_save_keeps_the_previous_index(tmp_path, monkeypatch):
         broken.save(tmp_path)
     again = LexicalIndex.load(tmp_path)
     assert again is not None and again.state == (20, "g1") and again.rows == lex.rows
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LEXICAL_DIR]  # no half-written sibling left behind
+
+
+def test_files_of_two_saves_are_not_read_as_one_index(tmp_path):
+    """A folder whose BM25 model belongs to another save (here copied by hand) is rejected, not searched."""
+    import shutil
+
+    LexicalIndex.build(_views(_docs(1, 20)), count=20, generation="g1").save(tmp_path / "a")
+    LexicalIndex.build(_views(_docs(2, 30)), count=30, generation="g2").save(tmp_path / "b")
+    for f in (tmp_path / "b" / LEXICAL_DIR).glob("*.index.*"):
+        shutil.copy(f, tmp_path / "a" / LEXICAL_DIR / f.name)
+    assert LexicalIndex.load(tmp_path / "a") is None
+
+
+def test_a_load_during_another_save_reads_one_whole_index(tmp_path, monkeypatch):
+    """A process loads the index while another one swaps a new save in: the load once paired the old rows with
+    the new glossary and BM25 model; now it reads the new save whole."""
+    from rag.glossary import Glossary
+
+    old = LexicalIndex.build(_views(_docs(1, 20)), count=20, generation="g1")
+    old.save(tmp_path)
+    new = LexicalIndex.build(_views(["GRE means Generic Routing Encapsulation", *_docs(2, 29)]), count=30,
+                             generation="g2")
+    real = Glossary.load
+    swaps = []
+
+    def load_after_a_swap(folder):
+        if not swaps:  # the other process saves between our reads of rows.json and glossary.json
+            swaps.append(1)
+            new.save(tmp_path)
+        return real(folder)
+
+    monkeypatch.setattr(Glossary, "load", load_after_a_swap)
+    got = LexicalIndex.load(tmp_path)
+    assert got is not None and got.state == (30, "g2") and got.rows == new.rows
+    assert got.glossary.forms == new.glossary.forms != {} and got.n_docs == new.n_docs
+
+
+def test_a_load_between_the_two_renames_of_a_save_waits_for_the_new_folder(tmp_path, monkeypatch):
+    """For a moment a save has moved the old folder aside and not yet renamed the new one in: a load then waits
+    briefly for it instead of making the caller rebuild the index from every stored view."""
+    import rag.lexical_index
+
+    new = LexicalIndex.build(_views(_docs(2, 30)), count=30, generation="g2")
+    new.save(tmp_path / "staged")
+    LexicalIndex.build(_views(_docs(1, 20)), count=20, generation="g1").save(tmp_path)
+    folder = tmp_path / LEXICAL_DIR
+    folder.rename(tmp_path / f"{LEXICAL_DIR}.old-1-2")  # the writer's first rename
+
+    def sleep(seconds):  # the writer's second rename happens while the reader waits
+        if seconds and not folder.exists():
+            (tmp_path / "staged" / LEXICAL_DIR).rename(folder)
+
+    monkeypatch.setattr(rag.lexical_index.time, "sleep", sleep)
+    got = LexicalIndex.load(tmp_path)
+    assert got is not None and got.state == (30, "g2") and got.rows == new.rows
+    (tmp_path / f"{LEXICAL_DIR}.old-1-2").rename(tmp_path / "gone")
+    folder.rename(tmp_path / "gone2")
+    assert LexicalIndex.load(tmp_path) is None  # no index and no save under way: nothing to wait for
 
 
 def test_a_live_retriever_loads_what_another_process_saved_after_its_writes(tmp_path: Path, monkeypatch):
