@@ -5,9 +5,15 @@ from __future__ import annotations
 import mimetypes
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
+
+
+def _writer() -> str:
+    """This process and thread, for temporary names no other writer uses."""
+    return f"{os.getpid()}-{threading.get_ident()}"
 
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
@@ -15,10 +21,16 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
     a killed run never leaves half a file under the final name."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as fh:
-        write(fh)
-    os.replace(tmp, path)
+    # one temporary name per writer: two processes (or threads) writing the same file never rename each
+    # other's temporary away (a fixed `<name>.tmp` made one of them fail with FileNotFoundError)
+    tmp = path.with_name(f"{path.name}.{_writer()}.tmp")
+    try:
+        with tmp.open("wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -30,14 +42,21 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def replace_folder(folder: Path, write: Callable[[Path], object]) -> None:
-    """Write a whole folder through `write(tmp)` into a new sibling, then swap it in for `folder`: a reader
-    finds the old folder or the new one, never a mix, and a killed run leaves only a `.tmp-<pid>` sibling."""
+    """Write a whole folder through `write(tmp)` into a new sibling, then swap it in for `folder`; a failed
+    write leaves `folder` as it was and no sibling, a killed run only a `.tmp-<pid>-<thread>` sibling.
+
+    The swap is two renames: for a moment there is no `folder`, and a reader that opens its files one by one
+    can get some from the old folder and some from the new one. Readers check for both (LexicalIndex.load)."""
     folder = Path(folder)
-    tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
+    tmp = folder.with_name(f"{folder.name}.tmp-{_writer()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    write(tmp)
-    old = folder.with_name(f"{folder.name}.old-{os.getpid()}")
+    try:
+        write(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = folder.with_name(f"{folder.name}.old-{_writer()}")
     if folder.exists():
         folder.rename(old)
     tmp.rename(folder)

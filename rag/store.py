@@ -6,6 +6,7 @@ function would download a model, so collections are opened with `embedding_funct
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from rag.errors import ConfigError
 from rag.files import atomic_write_text
 from rag.index import ViewName, chroma_dir, generation_path, vector_id
 from rag.types import Chunk, PageSpan, TimeSpan, View
+
+log = logging.getLogger(__name__)
 
 PAGE = 5000  # views per read when listing the whole collection
 
@@ -125,7 +128,19 @@ class ChromaStore:
     def _written(self) -> None:
         # after the write: a reader that sees the new stamp also sees the new vectors
         self._version += 1
-        atomic_write_text(generation_path(self.index_dir), uuid.uuid4().hex)
+        path = generation_path(self.index_dir)
+        # The vectors are stored already: a stamp that cannot be written must not fail the commit (ingest
+        # would report a stored file as failed). Retried once, then logged: a process that keeps its caches
+        # (the UI) does not notice a re-ingest that kept the vector count until the stamp is renewed.
+        for attempt in (1, 2):
+            try:
+                atomic_write_text(path, uuid.uuid4().hex)
+                return
+            except OSError as e:
+                if attempt == 2:
+                    log.warning("could not renew the write stamp %s (%s): a running UI or other process on this "
+                                "index may search the old texts of a re-ingested file until it is restarted. "
+                                "Make %s writable.", path, e, self.index_dir)
 
     def add(self, chunk: Chunk, views: Sequence[View], vectors: Sequence[Sequence[float]]) -> int:
         """Store the views of one chunk as LlamaIndex nodes with precomputed embeddings."""
