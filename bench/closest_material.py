@@ -6,6 +6,9 @@ Unanswerable families show how often a right decline still points at nearby mate
     python -m bench.closest_material --index DIR [--dataset eval/datasets/devcorpus.yaml] [--families a,b]
 
 Writes bench/results/closest_material.json (one entry per dataset name, so runs on several sets add up).
+The index's stored vectors are only read, but like any search this run rebuilds and saves `<index>/lexical/`
+when it is stale for the store (caption-cue windows are only loaded): point it at a copy to keep the folder
+unchanged.
 """
 
 from __future__ import annotations
@@ -88,7 +91,9 @@ def _segment(place: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--index", type=Path, required=True, help="an index of the dataset's course (read only)")
+    p.add_argument("--index", type=Path, required=True,
+                   help="an index of the dataset's course (its vectors are only read; a stale lexical index is "
+                   "rebuilt and saved in it)")
     p.add_argument("--dataset", type=Path, default=ROOT / "eval/datasets/devcorpus.yaml")
     p.add_argument("--families", default="", help="comma-separated families (default: every text family)")
     args = p.parse_args(argv)
