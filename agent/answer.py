@@ -19,7 +19,7 @@ from rag.types import Answer, Citation, Hit, PageSpan, SourceKind, TimeSpan
 from rag.uploads import ImageUpload, load_image
 
 DECLINE = "This is not covered in this course's material, as far as I can find."
-CLOSEST = 3  # a decline's nearest places shown: the hits the decision judged (rag.confidence.assess's top 3)
+CLOSEST = 3  # a decline's nearest places shown: the first of the hits the decision judged (it judges 4 or more)
 
 
 def ask(services: Services, question: str | None = None, image: bytes | ImageUpload | None = None, *,

@@ -16,8 +16,8 @@ _BULLET = re.compile(r"^\s*[•◦▪▸►‣✓✦✔\-–*]\s*")
 _ALPHA = re.compile(r"[^\W\d_]{2,}")
 _NUMBER = re.compile(r"[-−+]?\d+(?:[.,]\d+)*%?")
 # a line that ends like this goes on on the next line ("Used by value iteration and" / "Q-learning")
-# a line that ends on a preposition or article, or on a colon, leads on to what follows (a list, a reference)
-_LEADS_ON = re.compile(r"(?:\b(?:the|a|an|and|or|of|to|in|on|for|with|by|than|from|into)\s*:?|:)$", re.IGNORECASE)
+# a line that ends on a colon leads on to what follows (a list, a reference): no statement of its own
+_LEADS_ON = re.compile(r":\s*$")
 _DANGLING = re.compile(r"\b(?:the|a|an|and|or|of|to|in|on|for|with|by|than|from|into|is|are)\s*:?$", re.IGNORECASE)
 # a sub-bullet that only qualifies the bullet above it ("for the service provider", "in this case, the traffic
 # …"): it is quoted with that bullet; a bullet that leads into sub-bullets ("A good VPN service should") is none
@@ -161,7 +161,7 @@ def _page_units(text: str) -> list[Unit]:
             continue
         if body.endswith("?") or _SECTION.match(body) or _LEADS_ON.search(body):
             continue  # a question on a slide is not an answer, a numbered heading ("6.1 The place of …") no statement,
-            # nor a line cut before its end, its rest a list or a reference ("BGP confederations are discussed in :")
+            # nor a line that leads on to a list or a reference ("BGP confederations are discussed in :")
         if i > 0 and _formula(body):
             out.append(Unit(body, True))
         elif _label(body, marked):

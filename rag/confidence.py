@@ -2,7 +2,8 @@
 questions from neighbouring topics (measured: median top cosine 0.44 vs 0.46 with MiniLM).
 
 1. Support: COVERAGE_WEIGHT * IDF-weighted key-term coverage + best dense cosine (+ AGREE_BONUS when
-   dense and lexical search put the same chunk in their top 3). Below THRESHOLD, and below it again with the
+   dense and lexical search put the same chunk in their top EVIDENCE_TOP; all of step 1 reads the top
+   EVIDENCE_TOP hits). Below THRESHOLD, and below it again with the
    closest single statement of the cited places instead of the whole chunk (MiniLM cosine): decline. This declines
    off-topic questions (bread, football) but not neighbouring ones, which share most words with the course.
 2. Distinctive terms (rag/terms.py): a question about a neighbouring topic names something the course

@@ -190,6 +190,8 @@ def close(a: str, b: str) -> bool:
     return len(s) >= 4 and t.startswith(s[: max(4, int(0.8 * len(s) + 0.999))]) and len(s) >= 0.5 * len(t)
 
 
+_CLAUSE = re.compile(r"[.!?;:]\s+|\n")  # an expansion never runs across a sentence end or a line
+ACRONYM_WORD_ZIPF = 4.5  # two lower-case words spell a two-letter acronym only when both are this rare ("MC": no)
 _PREFIXES = frozenset("un non in im ir il dis de re pre co sub semi multi over under".split())
 
 
@@ -225,15 +227,21 @@ class Evidence:
 
     def has_expansion(self, acronym: str) -> bool:
         """An acronym of the question written out in the evidence: "GRE" as "Generic Routing Encapsulation", "BWT"
-        as "Burrows-Wheeler Transform", "VI" as "variational inference" (initials of adjacent words that are no
-        stopwords, in any case: spoken lectures' captions have no capitals)."""
+        as "Burrows-Wheeler Transform", "VI" as "variational inference": initials of adjacent words of one sentence
+        or line that are no stopwords. Lower-case initials count too (spoken lectures' captions have no capitals),
+        but for two letters only when both words are rare in general English: "soft assignments" is no "SA"."""
         if not 2 <= len(acronym) <= 6 or not acronym.isupper() or not acronym.isalpha():
             return False
         n = len(acronym)
         for t in self.cased:
-            words = [p for w in _WORD.findall(t) for p in w.split("-") if p and p.lower() not in STOPWORDS]
-            if any("".join(w[0] for w in words[i:i + n]).upper() == acronym for i in range(len(words) - n + 1)):
-                return True  # narration writes names in lower case too ("point-to-point tunnelling protocol")
+            for part in _CLAUSE.split(t):
+                words = [p for w in _WORD.findall(part) for p in w.split("-") if p and p.lower() not in STOPWORDS]
+                for i in range(len(words) - n + 1):
+                    run = words[i:i + n]
+                    initials = "".join(w[0] for w in run)
+                    if initials == acronym or initials.upper() == acronym and (
+                            n > 2 or all(zipf(w.lower()) < ACRONYM_WORD_ZIPF for w in run)):
+                        return True
         return False
 
     def has_acronym_of(self, words: Sequence[str]) -> bool:

@@ -473,3 +473,11 @@ def test_a_shouted_question_keeps_only_its_acronyms_in_capitals():
         assert plain_case(asked) == asked  # not shouted: capitals say what the writer meant
     assert [t.text for t in question_terms("RIP VS OSPF")] == ["RIP", "OSPF"]  # "VS" ends a term, it is none
     assert [t.text for t in question_terms("Double Q-learning Vs. plain Q-learning")] == ["Q-learning", "Q-learning"]
+
+
+def test_lower_case_initials_spell_an_acronym_only_within_a_sentence_and_of_rare_words():
+    assert Evidence(["stochastic variational inference scales"]).has_expansion("VI")
+    assert not Evidence(["… the means. Convergence is slow"]).has_expansion("MC")  # across a sentence end
+    assert not Evidence(["soft assignments give each point a weight"]).has_expansion("SA")  # everyday words
+    assert Evidence(["Soft Assignment (SA) gives each point a weight"]).has_expansion("SA")  # capitals: a name
+    assert Evidence(["random access memory is the limit"]).has_expansion("RAM")

@@ -351,3 +351,9 @@ def test_a_line_that_leads_into_a_reference_is_no_statement():
     texts = [u.text for u in slide_units(page)]
     assert "Use eBGP between sub-domains" in texts
     assert not any(t.startswith("BGP confederations are discussed") for t in texts)
+    # a line that merely ends on a preposition or an article is a statement all the same
+    kept = ["Router B forwards the packet to router A", "Sequencing, alignment, variant calling and so on",
+            "Kerberos provides Single Sign-On", "Most editors support this as a plug-in", "Some have it built in",
+            "The loss is what the optimiser works on"]
+    page = "Title\n" + "\n".join(f"• {k}\n• Another point follows here" for k in kept)
+    assert set(kept) <= {u.text for u in slide_units(page)}
