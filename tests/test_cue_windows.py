@@ -120,6 +120,20 @@ def test_queries_never_build_cue_windows(tmp_path):
     assert next(h for h in hits if h.chunk.id == "v2").moment == TimeSpan(start_s=25.5, end_s=31.0)
 
 
+def _reingest_with_new_captions(index_dir) -> ChromaStore:
+    """What another process's re-ingest does: lecture a's second segment gets a new caption sentence, and the
+    store's vector count stays the same."""
+    cues = (*CUES_2[:2], (31.5, 39.5, "Wombats gossip about their adverts."))
+    other = ChromaStore(index_dir, "fp")
+    count = other.count()
+    other.delete_source("lec/a.mp4")
+    for chunk in (_segment("v1", 0, 20, CUES_1), _segment("v2", 20, 40, cues)):
+        view = View(name="seg", item=EmbedItem(text=chunk.text), text=chunk.text)
+        other.add(chunk, [view], FakeEmbedder().embed_documents([view.item]))
+    assert other.count() == count
+    return other
+
+
 def test_new_captions_with_the_same_vector_count_make_the_saved_windows_stale(tmp_path):
     """A re-ingest in another process that changes a segment's captions keeps the store's vector count: the
     next ingest's refresh still embeds the new cue and a query's moment lands on it."""
@@ -127,14 +141,7 @@ def test_new_captions_with_the_same_vector_count_make_the_saved_windows_stale(tm
     store = _store(tmp_path, embedder, _chunks())
     Retriever(store, embedder, RetrievalSettings(k=5)).refresh()
 
-    cues = (*CUES_2[:2], (31.5, 39.5, "Wombats gossip about their adverts."))
-    other = ChromaStore(tmp_path, "fp")  # the re-ingesting process: same count before and after
-    count = other.count()
-    other.delete_source("lec/a.mp4")
-    for chunk in (_segment("v1", 0, 20, CUES_1), _segment("v2", 20, 40, cues)):
-        view = View(name="seg", item=EmbedItem(text=chunk.text), text=chunk.text)
-        other.add(chunk, [view], FakeEmbedder().embed_documents([view.item]))
-    assert other.count() == count
+    _reingest_with_new_captions(tmp_path)
 
     again = CountingEmbedder()
     fresh = Retriever(ChromaStore(tmp_path, "fp"), again, RetrievalSettings(k=5))
@@ -155,14 +162,7 @@ def test_a_live_retriever_loads_the_windows_another_process_saved(tmp_path, monk
     live.refresh()
     assert live._cue_windows() is not None
 
-    cues = (*CUES_2[:2], (31.5, 39.5, "Wombats gossip about their adverts."))
-    other = ChromaStore(tmp_path, "fp")  # the ingest process
-    count = other.count()
-    other.delete_source("lec/a.mp4")
-    for chunk in (_segment("v1", 0, 20, CUES_1), _segment("v2", 20, 40, cues)):
-        view = View(name="seg", item=EmbedItem(text=chunk.text), text=chunk.text)
-        other.add(chunk, [view], FakeEmbedder().embed_documents([view.item]))
-    assert other.count() == count
+    other = _reingest_with_new_captions(tmp_path)
 
     monkeypatch.setattr(rag.retrieval, "RECOUNT_S", 0.0)
     live.search(Query(text="wombats gossip adverts"))  # before the ingest saved its windows: searched without

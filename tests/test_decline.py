@@ -28,6 +28,7 @@ from rag.terms import (
     zipf,
 )
 from rag.types import Chunk, Hit, PageSpan, TimeSpan
+from tests.threads import errors_in_threads
 
 SAMPLING = ("Importance sampling\n• Accuracy of the normal approximation can be improved by importance sampling\n"
             "• Pareto-k diagnostic of the importance weights tells when it works\n• drawbacks: high variance")
@@ -325,7 +326,6 @@ def test_review_cases_lead_ins_spellings_guessed_verbs_and_versus_with_a_dot():
 
 
 def test_word_vectors_are_safe_to_share_between_threads():
-    import threading
     import time
 
     def encode(words):
@@ -333,21 +333,12 @@ def test_word_vectors_are_safe_to_share_between_threads():
         return np.eye(len(words), 64, dtype=np.float32) + 0.01
 
     sim = WordSimilarity(encode=encode, cache_size=8)
-    errors = []
 
     def work(k):
-        try:
-            for i in range(100):  # a cached word ("shared") was dropped by another thread's clear: KeyError before
-                sim.nearest(f"w{k}-{i}", ["shared", "common", f"c{k}-{i}"])
-        except Exception as e:  # noqa: BLE001 - any error is the failure
-            errors.append(e)
+        for i in range(100):  # a cached word ("shared") was dropped by another thread's clear: KeyError before
+            sim.nearest(f"w{k}-{i}", ["shared", "common", f"c{k}-{i}"])
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert errors_in_threads(work) == []
 
 
 def test_a_decline_quotes_the_term_as_the_question_writes_it():

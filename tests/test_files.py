@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import threading
-
 from rag.files import atomic_write_text
 from rag.store import ChromaStore
+from tests.threads import errors_in_threads
 
 
 def test_concurrent_writers_of_one_file_never_fail(tmp_path):
     """Two processes writing the store's stamp at once: a fixed `<name>.tmp` let one rename the other's
     temporary away (FileNotFoundError), and ingest reported a stored file as failed."""
     path = tmp_path / "generation"
-    errors: list[BaseException] = []
-    start = threading.Barrier(4)
 
     def writer(n: int) -> None:
-        start.wait()
         for i in range(300):
-            try:
-                atomic_write_text(path, f"{n}-{i}")
-            except BaseException as e:  # noqa: BLE001 - collected for the assertion below
-                errors.append(e)
+            atomic_write_text(path, f"{n}-{i}")
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = errors_in_threads(writer)
     assert errors == []
     assert path.read_text().split("-")[0] in {"0", "1", "2", "3"}
     assert [p.name for p in tmp_path.iterdir()] == ["generation"]  # no temporary left behind
