@@ -99,6 +99,7 @@ from rag.terms import (
     descriptive,
     evidence_words,
     fold,
+    is_amount,
     missing_words,
     noun_phrases,
     plain_case,
@@ -253,6 +254,8 @@ def _names_a_thing(first: str, evidence: Evidence) -> bool:
     "short-read machines")."""
     if "-" in first.strip("-"):
         return _rare_compound(first, evidence)
+    if is_amount(first):
+        return False  # "700 bases", "RFC 2547": a number is an amount or a year, no name
     if len(first) >= 2 and (sum(c.isupper() for c in first) >= 2 or any(c.isdigit() for c in first)):
         return True
     return zipf(first.lower()) < TERM_ZIPF

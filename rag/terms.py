@@ -116,11 +116,20 @@ class Term:
     zipfs: tuple[float, ...] = ()  # per word of `words`: general-English zipf (its rarest part)
 
 
+_AMOUNT = re.compile(r"\d+(?:[.,]\d+)*(?:s|%|k|K|M|G|kb|Kb|bp)?")  # "2547", "700", "1880s", "10kb": no name
 _PRONOUN_I = re.compile(r"i['’](?:ll|m|ve|d)$", re.IGNORECASE)
+
+
+def is_amount(word: str) -> bool:
+    """A number, alone or with a unit or a decade's "s" ("2547", "700", "1880s", "10kb"): an amount or a year,
+    never the name of a method a question could be about."""
+    return bool(_AMOUNT.fullmatch(word))
 
 
 def _named(word: str, first: bool) -> bool:
     if len(word) < 2 or _PRONOUN_I.match(word):  # a lone capital is a symbol ("R", "K"); "I'll" is a pronoun
+        return False
+    if is_amount(word):
         return False
     if any(c.isdigit() for c in word):
         return True

@@ -472,3 +472,14 @@ def test_lower_case_initials_spell_an_acronym_only_within_a_sentence_and_of_rare
     assert not Evidence(["soft assignments give each point a weight"]).has_expansion("SA")  # everyday words
     assert Evidence(["Soft Assignment (SA) gives each point a weight"]).has_expansion("SA")  # capitals: a name
     assert Evidence(["random access memory is the limit"]).has_expansion("RAM")
+
+
+def test_a_bare_number_is_no_name():
+    """'700 bases' is a length, 'RFC 2547' an RFC: a number alone names no method to decline on."""
+    ev = "The long-read platform counts short transcripts of a few hundred bases accurately"
+    assert not [m for m in missing_words("Who wrote RFC 2547?", Evidence([ev])) if m.named and m.word == "2547"]
+    q = "Which long-read platform counts transcripts under 700 bases?"
+    assert assess(q, _hits(ev, dense=0.6), similarity=FakeSimilarity()).answerable
+    ikev2 = assess("Does IKEv2 count transcripts on the long-read platform?", _hits(ev, dense=0.6),
+                   similarity=FakeSimilarity())
+    assert ikev2.lacking == ("IKEv2",)  # a name with a digit
