@@ -45,7 +45,8 @@ segment says ~50 words, a six-page slice 300+). An acronym counts as there when 
 case ("variational inference" for "VI": captions have no capitals), and a contraction weighs as the word English
 knows ("isn't", not its piece "isn"). Session 18 measured these on every family with cached searches (all sets up to
 w*): wrongly declined 47 -> 34 of 508 answerable questions, neighbouring topics declined 479 -> 477 of 535; then
-once on a sixth set, v*, written blind that session (README, Evaluating).
+once on a sixth set, v*, written blind that session (README, Evaluating). After that measurement: a bare number
+("RFC 2547", "700 bases") is an amount or a year, no name (rag/terms.is_amount).
 
 Step 5 (session 17) was tuned on every family including the third and fourth held-out sets (y*, z*; each measured
 once before: `ynear` 0.68 and `znear` 0.82 declined, `ypara` 6/40 and `zpara` 7/40 wrongly declined), then
