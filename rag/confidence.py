@@ -101,6 +101,7 @@ from rag.terms import (
     evidence_words,
     fold,
     is_amount,
+    is_name,
     missing_words,
     noun_phrases,
     plain_case,
@@ -257,9 +258,7 @@ def _names_a_thing(first: str, evidence: Evidence) -> bool:
         return _rare_compound(first, evidence)
     if is_amount(first):
         return False  # "700 bases", "RFC 2547": a number is an amount or a year, no name
-    if len(first) >= 2 and (sum(c.isupper() for c in first) >= 2 or any(c.isdigit() for c in first)):
-        return True
-    return zipf(first.lower()) < TERM_ZIPF
+    return is_name(first) or zipf(first.lower()) < TERM_ZIPF
 
 
 def _as_asked(question: str, words: Sequence[str]) -> str:

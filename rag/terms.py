@@ -126,6 +126,12 @@ def is_amount(word: str) -> bool:
     return bool(_AMOUNT.fullmatch(word))
 
 
+def is_name(word: str) -> bool:
+    """A name or acronym by its spelling wherever it stands: two capitals or more ("WAIC", "ChIP", "IKEv2") or a
+    digit that is no bare amount ("L2TPv3", not "2547")."""
+    return _named(word, first=True)
+
+
 def _named(word: str, first: bool) -> bool:
     if len(word) < 2 or _PRONOUN_I.match(word):  # a lone capital is a symbol ("R", "K"); "I'll" is a pronoun
         return False
