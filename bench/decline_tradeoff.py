@@ -11,7 +11,7 @@ strictness constants together by `s` (rag/confidence.py: THRESHOLD, LOOSE_DENSE,
 SYNONYM): s > 0 declines more. This is a what-if study of the shipped rule, not a setting of the product.
 
 Families group by their held-out set: `u*` (`unear`, `upara`, `uspk`, `uunans`) is the seventh set, written blind
-and measured once before anything was tuned on it; earlier letters (`v`, `w`, `x`, `y`, `z`) were blind once and
+and measured once before anything was tuned on it (README, *Evaluating*, has that measurement); earlier letters (`v`, `w`, `x`, `y`, `z`) were blind once and
 have been tuned on since; the rest (`near`, `para`, `spk`, `unans`, `hnear`, ...) were tuned on from the start.
 
 Writes bench/results/decline_tradeoff.json and bench/results/decline_tradeoff.png. The indexes' stored vectors
@@ -127,7 +127,7 @@ def draw(points: dict[str, dict[str, dict[str, int]]], out: Path) -> None:
         xs, ys = zip(*(rates(points[s][key]) for s in points), strict=True)
         blind = key == HELD_OUT[-1]
         label = {"tuned": "tuned on from the start", "all": "all families"}.get(
-            key, f"{key}* (blind, measured once)" if blind else f"{key}* (held out once, tuned on since)")
+            key, f"{key}* (newest held-out set)" if blind else f"{key}* (held out once, tuned on since)")
         style = {"all": dict(color="black", lw=2.2), "tuned": dict(color="#1565c0", lw=1.6)}.get(
             key, dict(color="#c62828", lw=2.2) if blind else dict(color="grey", lw=0.9, alpha=0.7))
         ax.plot(xs, ys, marker=".", label=label, **style)  # type: ignore[arg-type]

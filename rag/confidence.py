@@ -84,7 +84,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -170,7 +170,7 @@ def _lacking(question: str, hits: Sequence[Hit], dense: float, similarity: WordS
         return named
     sim = similarity or _SIMILARITY
     asked = _unsupported_term(question, evidence, sim) if dense < LOOSE_DENSE else None
-    asked = asked or _unsupported_subject(question, hits, evidence, sim)
+    asked = asked or _unsupported_subject(question, hits, evidence, sim, {m.word for m in gone})
     if asked:
         return [asked]
     if dense >= LOOSE_DENSE:
@@ -198,8 +198,8 @@ def _unsupported_term(question: str, evidence: Evidence, sim: WordSimilarity) ->
     return Missing(text, text, True, 0.0, phrase=True)
 
 
-def _unsupported_subject(question: str, hits: Sequence[Hit], evidence: Evidence,
-                         sim: WordSimilarity) -> Missing | None:
+def _unsupported_subject(question: str, hits: Sequence[Hit], evidence: Evidence, sim: WordSimilarity,
+                         gone: Collection[str] = ()) -> Missing | None:
     """The subject of "How does X <verb> …" (or a side of "the difference between X and Y") when it is a term
     (a word of it rarer than TERM_ZIPF in general English) that the evidence has neither as a phrase nor as a
     phrase of near-synonyms nor as an acronym, and no statement of the cited places is close to the question."""
@@ -207,8 +207,9 @@ def _unsupported_subject(question: str, hits: Sequence[Hit], evidence: Evidence,
     named = [t for t in _of_pieces(noun_phrases(question)) if _names_a_thing(t[0], evidence)]
     for term in (subject_term(question), asked_term(question), *compared_terms(question), *named):
         words = [w for w in term if w.lower() != "of"]
-        while len(words) > 1 and _rarest(words[-1:]) >= SUBJECT_ZIPF:
-            words.pop()  # an everyday head noun ("method", "approach", "result") names no term of its own
+        while len(words) > 1 and _rarest(words[-1:]) >= SUBJECT_ZIPF and (len(words) > 2 or words[0] not in gone):
+            words.pop()  # an everyday head noun ("method", "approach", "result") names no term of its own ...
+        # ... but stays with a modifier the evidence lacks: "violin plot" names a kind of plot
         pieces = term_parts(words)
         parts = [fold(p) for p in pieces]
         if len(parts) < 2 or _rarest(words) >= TERM_ZIPF and not any(_rare_compound(w, evidence) for w in words):

@@ -205,6 +205,7 @@ def close(a: str, b: str) -> bool:
     return len(s) >= 4 and t.startswith(s[: max(4, int(0.8 * len(s) + 0.999))]) and len(s) >= 0.5 * len(t)
 
 
+_CLIPPED = re.compile(r"[A-Z][a-z]+|[A-Z]+(?![a-z])")  # "PacBio" -> Pac, Bio; "GridION" -> Grid, ION
 _CLAUSE = re.compile(r"[.!?;:]\s+|\n")  # an expansion never runs across a sentence end or a line
 ACRONYM_WORD_ZIPF = 4.5  # two lower-case words spell a two-letter acronym only when both are this rare ("MC": no)
 _PREFIXES = frozenset("un non in im ir il dis de re pre co sub semi multi over under".split())
@@ -259,6 +260,21 @@ class Evidence:
                         return True
         return False
 
+    def has_clipped(self, name: str) -> bool:
+        """A name clipped from the words it abbreviates, written out in the evidence: "PacBio" as "Pacific
+        Biosciences" (each capital-led piece starts the next word of one sentence or line)."""
+        pieces = [p.lower() for p in _CLIPPED.findall(name)]
+        if len(pieces) < 2 or "".join(pieces) != name.lower():
+            return False
+        n = len(pieces)
+        for t in self.cased:
+            for part in _CLAUSE.split(t):
+                words = [w.lower() for w in _WORD.findall(part)]
+                for i in range(len(words) - n + 1):
+                    if all(w.startswith(p) and len(w) > len(p) for w, p in zip(words[i:i + n], pieces, strict=True)):
+                        return True
+        return False
+
     def has_acronym_of(self, words: Sequence[str]) -> bool:
         """Two or more adjacent words of a term abbreviated in the evidence: "customer edge router" as "CE
         router" (the initials as a word written in capitals)."""
@@ -273,8 +289,12 @@ class Evidence:
         return False
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - one Evidence lives for one question
+    def has_exact(self, w: str) -> bool:
+        """The folded word as written (or glued from two evidence words), no inflection or prefix matched."""
+        return w in self.vocab or w in self.glued
+
     def has_word(self, w: str) -> bool:
-        if w in self.vocab or w in self.glued:
+        if self.has_exact(w):
             return True
         if any(len(w) >= 5 and v.endswith(w) and v[:-len(w)] in _PREFIXES for v in self.vocab):
             return True  # "constrained" is there as "unconstrained": the same notion, negated or repeated
@@ -586,8 +606,11 @@ def missing_words(question: str, evidence: Evidence) -> list[Missing]:
                 if named and not evidence.has_text(word):
                     out.append(Missing(word, t.text, True, z, phrase=True))
                 continue
-            lacking = [p for p in parts if not evidence.has_word(p)]
-            if lacking and named and len(pieces) == 1 and (evidence.has_acronym(word) or evidence.has_expansion(word)):
+            # a name is there as spelled: "GridION" is no inflection of the evidence's "Grid" (nor "MinIONs" of "Min")
+            spelled = len(pieces) == 1 and is_name(word)
+            lacking = [p for p in parts if not (evidence.has_exact(p) if spelled else evidence.has_word(p))]
+            if lacking and named and len(pieces) == 1 and (evidence.has_acronym(word) or evidence.has_expansion(word)
+                                                           or evidence.has_clipped(word)):
                 continue
             if lacking:
                 out.append(Missing(word, t.text, named or len(pieces) > 2, z))

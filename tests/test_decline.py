@@ -406,7 +406,7 @@ def test_short_narrated_hits_are_judged_until_they_hold_enough_words():
     assert assess(q, late, similarity=FakeSimilarity()).answerable
     long = ["the read is cut into short pieces and each piece is looked up in the index " * 30] * 5
     later = [segment(i, t) for i, t in enumerate([*long, "hashing comes first, then the pieces are extended"])]
-    assert assess(q, later, similarity=FakeSimilarity()).lacking == ("hashing",)
+    assert assess(q, later, similarity=FakeSimilarity()).lacking == ("hashing step",)  # its head stays with it
 
 
 def _deck_hits(deck: str, places: list[tuple[int, int, int, float, int | None, int | None]]) -> list[Hit]:
@@ -483,3 +483,34 @@ def test_a_bare_number_is_no_name():
     ikev2 = assess("Does IKEv2 count transcripts on the long-read platform?", _hits(ev, dense=0.6),
                    similarity=FakeSimilarity())
     assert ikev2.lacking == ("IKEv2",)  # a name with a digit
+
+
+def test_a_name_is_there_as_spelled_or_as_the_words_it_is_clipped_from():
+    # a name's prefix match is another thing: "GridION" is no inflection of "Grid", "L2TPv3" no "L2TP",
+    # "PacBio" no "pacb" (of a URL)
+    grid = Evidence(["Grid computing and the MinION device from Oxford Nanopore"])
+    assert [m.word for m in missing_words("GridION vs MinION: what do I gain with the bigger device?", grid)] == [
+        "GridION"]
+    assert [m.word for m in missing_words("When would you use L2TPv3 instead of GRE?",
+                                          Evidence(["L2TP and GRE tunnels carry PPP frames"]))] == ["L2TPv3"]
+    url = Evidence(["Long reads: see pacb.com/ for the instruments"])
+    assert [m.word for m in missing_words("Is PacBio cheap to run?", url)] == ["PacBio"]
+    # ... but a name clipped from the words it abbreviates is there written out, within one line
+    assert missing_words("Is PacBio cheap to run?", Evidence(["Pacific Biosciences: expensive to run"])) == []
+    assert not Evidence(["Pacific\nBiosciences"]).has_clipped("PacBio")
+    assert not Evidence(["Pacific Biosciences"]).has_clipped("Pacbio")  # one capital: no clipped pieces
+    # inflections of ordinary words still match ("aligners" for "aligner"), and a name's plural its singular
+    assert missing_words("which aligners tolerate SNPs?", Evidence(["a fast aligner tolerates SNP mismatches"])) == []
+
+
+def test_an_everyday_head_noun_stays_with_a_modifier_the_evidence_lacks():
+    sim = FakeSimilarity()
+    checks = ("Graphical posterior predictive checks\n• a density overlay of replicated data sets over the data\n"
+              "• a histogram of the test statistic\n• a scatter plot of observed against replicated values")
+    # "plot" is an everyday head noun; "violin" is nowhere in the evidence, so the term is "violin plot"
+    violin = assess("When is a violin plot better than a density overlay for grouped data?",
+                    _hits(checks, dense=0.3), similarity=sim)
+    assert not violin.answerable and violin.lacking == ("violin plot",)
+    # a modifier the evidence has: the head noun names no term of its own, the question is about the scatter
+    assert assess("When is a scatter plot better than a density overlay?", _hits(checks, dense=0.3),
+                  similarity=sim).answerable
