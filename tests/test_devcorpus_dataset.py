@@ -53,10 +53,10 @@ def test_dataset_loads_with_its_corpus_beside_the_repo():
     # the second held-out set (session 16): 8 paraphrases and 10 neighbouring topics per deck
     # the third (session 17, written blind before that session's decline round) and the fourth (session 17,
     # written blind before the lead measured anything on it): the same counts; the fifth (session 17, likewise
-    # written blind) and the sixth (session 18, likewise written blind): 10 paraphrases and 10 neighbouring
-    # topics per deck
+    # written blind), the sixth (session 18, likewise written blind) and the seventh (session 19, likewise written
+    # blind): 10 paraphrases and 10 neighbouring topics per deck
     for family, per_deck in (("xpara", 8), ("xnear", 10), ("ypara", 8), ("ynear", 10), ("zpara", 8), ("znear", 10),
-                             ("wpara", 10), ("wnear", 10), ("vpara", 10), ("vnear", 10)):
+                             ("wpara", 10), ("wnear", 10), ("vpara", 10), ("vnear", 10), ("upara", 10), ("unear", 10)):
         decks = Counter(c.id.split("-")[1] for c in data.cases if c.family == family)
         assert len(decks) == 5 and set(decks.values()) == {per_deck}, (family, decks)
     decks = Counter(c.id.split("-")[1] for c in data.cases if c.family == "near")
@@ -66,7 +66,7 @@ def test_dataset_loads_with_its_corpus_beside_the_repo():
 def test_paraphrases_share_no_four_word_run_with_their_pages():
     bad = []
     for case in dataset().cases:
-        if case.family not in ("para", "hpara", "xpara", "ypara", "zpara", "wpara", "vpara"):
+        if case.family not in ("para", "hpara", "xpara", "ypara", "zpara", "wpara", "vpara", "upara"):
             continue
         q = grams(words(case.question or ""))
         for e in case.expected:
@@ -84,7 +84,7 @@ def test_generic_questions_are_short():
     assert not long
 
 
-@pytest.mark.parametrize("family", ["near", "hnear", "xnear", "ynear", "znear", "wnear", "vnear"])
+@pytest.mark.parametrize("family", ["near", "hnear", "xnear", "ynear", "znear", "wnear", "vnear", "unear"])
 def test_neighbouring_terms_appear_nowhere_in_the_decks(family):
     seq = [w for pdf in sorted(dataset().corpus.glob("*.pdf")) for p in page_words(pdf.name) for w in p]
     text = f" {' '.join(seq)} "

@@ -72,7 +72,8 @@ def test_devcorpus_eval_meets_its_floors(devcorpus_index, monkeypatch, tmp_path)
     assert "ingested" not in res.output  # the session's index already holds the decks
     rep = json.loads((out / "report.json").read_text())
     assert set(rep["families"]) == {"para", "near", "gen", "hpara", "hnear", "xpara", "xnear", "ypara",
-                                    "ynear", "zpara", "znear", "wpara", "wnear", "vpara", "vnear"}
+                                    "ynear", "zpara", "znear", "wpara", "wnear", "vpara", "vnear", "upara",
+                                    "unear"}
     answered = [c for c in rep["cases"] if c["answer"] and not c["answer"]["declined"]]
     assert len(answered) >= 80
     bad = {c["id"]: fragments(c["answer"]["answer"]) for c in answered}

@@ -152,9 +152,9 @@ def test_sample_course_eval_end_to_end(eval_index, offline_env, tmp_path):
     rep = json.loads((first / "report.json").read_text())
     assert rep["metrics"]["cases"] >= 80 and rep["answers"] is True
     # every family is reported, the held-out ones (xunans: session 16, yunans, zunans, wunans: session 17,
-    # vunans: session 18) included
+    # vunans: session 18, uunans: session 19) included
     assert set(rep["families"]) == {"vid", "page", "img", "unans", "xunans", "yunans", "zunans", "wunans",
-                                    "vunans"}
+                                    "vunans", "uunans"}
     assert all(c["answer"] is not None for c in rep["cases"])
     # offline answers quote statements only: no tick rows, axis labels or title fragments
     bad = {c["id"]: fragments(c["answer"]["answer"]) for c in rep["cases"] if not c["answer"]["declined"]}

@@ -79,7 +79,7 @@ def test_spoken_eval_meets_its_floors(spoken_dataset, spoken_index, monkeypatch,
     assert res.exit_code == 0, res.output
     assert "ingested" not in res.output  # the session's index already holds the lectures
     rep = json.loads((out / "report.json").read_text())
-    assert set(rep["families"]) == {"spk", "sib", "near", "xspk", "yspk", "zspk", "wspk", "vspk"}
+    assert set(rep["families"]) == {"spk", "sib", "near", "xspk", "yspk", "zspk", "wspk", "vspk", "uspk"}
     assert rep["families"]["spk"]["cases"] >= 40 and rep["families"]["sib"]["cases"] >= 20
     assert any(cue_windows_dir(spoken_index).glob("*.npy"))  # ingest built the caption-cue vectors
     # an answer quotes a statement (by meaning when no statement has the question's words), never only "See …"
