@@ -160,12 +160,15 @@ def respond(services: Services, message: dict[str, Any] | None, conv: Conversati
             turns = [*conv.turns, turn]
             if last is not None and pause_s and not turn.done:
                 time.sleep(pause_s)
-            # The state holds the answer so far: a source shown while the answer streams opens at once.
-            yield (chat_messages(turns), None, sources_html(turns), Conversation(turns),
-                   *(_hidden() if last is None else [gr.update()] * 4))
+            # The state holds the answer so far: a source shown while the answer streams opens at once. The box is
+            # emptied once, when the question is taken; later updates leave it alone, so the next question typed
+            # while this answer streams stays there (and one sent then is asked when this answer completes:
+            # trigger_mode "always_last" reads the box at that moment; emptying it on the last update lost it).
+            yield (chat_messages(turns), None if last is None else gr.update(), sources_html(turns),
+                   Conversation(turns), *(_hidden() if last is None else [gr.update()] * 4))
             last = turn
         conv.turns.append(turn)
-        yield chat_messages(conv.turns), None, sources_html(conv.turns), conv, *([gr.update()] * 4)
+        yield chat_messages(conv.turns), gr.update(), sources_html(conv.turns), conv, *([gr.update()] * 4)
     except Exception as e:  # noqa: BLE001 - the UI boundary: nothing reaches the user raw
         if not isinstance(e, LectureLensError):
             log.exception("chat handler failed on %r", text)
@@ -242,7 +245,8 @@ def build_app(services: Services, *, answer_fn: AnswerFn | None = None,
                 panel = gr.HTML(sources_html([]), elem_id="ll-sources-list", js_on_load=_SOURCES_JS)
         viewer = [caption, video, audio, page]
         # always_last: a question sent while the previous answer's last update is still in flight is asked when
-        # it completes (Gradio's default, "once", drops it: a quick follow-up was lost, seen in the browser tests)
+        # it completes (Gradio's default, "once", drops it: a quick follow-up was lost, seen in the browser tests);
+        # `respond` leaves the box alone after taking the question, so the deferred run still finds it there
         box.submit(on_message, [box, conv, only, kinds], [chat, box, panel, conv, *viewer], api_name="ask",
                    concurrency_limit=4, trigger_mode="always_last")
         panel.click(on_open, [conv], viewer, api_visibility="private")

@@ -176,6 +176,9 @@ def test_answer_streams_sentence_by_sentence_and_resets_the_viewer(services):
     assert "t1:S2" not in outs[1][2]
     streaming = next(o for o in outs if "t1:S1" in o[2] and "t1:S2" not in o[2])
     assert streaming[3].source("t1:S1") is not None  # clickable while the answer still streams
+    # the box is emptied once, when the question is taken; no later update touches it, so a question typed (or
+    # sent, deferred by trigger_mode "always_last") while the answer streams is not wiped by its last update
+    assert first[1] is None and len(outs) > 2 and all(o[1] == {"__type__": "update"} for o in outs[1:])
 
 
 def test_decline_and_clear_reset_the_viewer(services):

@@ -58,11 +58,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _running(services: Services, answer_fn=None) -> Iterator[str]:
+def _running(services: Services, answer_fn=None, pause_s: float = 0.05) -> Iterator[str]:
     from agent.app import serve
 
     port = _free_port()
-    demo = serve(services, "127.0.0.1", port, answer_fn=answer_fn, block=False, pause_s=0.05)
+    demo = serve(services, "127.0.0.1", port, answer_fn=answer_fn, block=False, pause_s=pause_s)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
@@ -83,33 +83,38 @@ def _slide_png(tmp: Path, page: int = 4) -> Path:
     return out
 
 
+def _idle(page, timeout: int = 90_000) -> None:
+    """Wait until no event of the app is in flight: Gradio shows each output's status tracker (the `.wrap.default`
+    or `.wrap.center` child of its block; a video's own `.wrap` is no tracker) from the moment an event is
+    dispatched until it completes, and hides it (class `hide`) then."""
+    page.wait_for_function(
+        "() => { const t = [...document.querySelectorAll('.block > .wrap:is(.default, .center)')];"
+        " return t.length > 0 && t.every(w => w.classList.contains('hide')); }", timeout=timeout)
+
+
 def _ask(page, text: str = "", image: Path | None = None, thumbnail: bool = True) -> None:
+    """Send one message once, after the previous answer has completed, and wait until it is in the chat.
+
+    An answer's last update and its completion arrive after its text is whole (what `_wait_answer` sees): a
+    question typed then used to be wiped by that update, and one sent then runs only when it completes."""
+    _idle(page)
     box = page.locator("#ll-ask")
     if image is not None:
         box.locator("input[type=file]").set_input_files(str(image))
         if thumbnail:
-            page.wait_for_selector("#ll-ask img, #ll-ask .thumbnail-item", timeout=10_000)
+            page.wait_for_selector("#ll-ask img, #ll-ask .thumbnail-item", timeout=30_000)
         else:
-            page.wait_for_selector("#ll-ask .thumbnail-item, #ll-ask .thumbnails *", timeout=10_000)
+            page.wait_for_selector("#ll-ask .thumbnail-item, #ll-ask .thumbnails *", timeout=30_000)
     if text:
         box.locator("textarea").fill(text)
     asked = page.locator("#ll-chat [data-testid='user']").count()
-    textarea = box.locator("textarea")
-    for attempt in range(20):
-        # A submit that lands while the previous answer's last update is still in flight is dropped by
-        # Gradio (one event per session at a time): send again until the question shows in the chat. Only
-        # resend while the box still holds the question (an accepted submit empties it; on a loaded machine the
-        # bubble can take longer than one wait to appear, and a resend would then ask twice).
-        if attempt == 0 or not text or textarea.input_value() == text:
-            box.locator("button.submit-button, button[aria-label*='ubmit']").first.click()
-        try:
-            page.wait_for_function(
-                "(n) => document.querySelectorAll('#ll-chat [data-testid=\"user\"]').length > n",
-                arg=asked, timeout=5_000)
-            return
-        except sync_api.TimeoutError:
-            continue
-    raise AssertionError(f"the question {text!r} never reached the chat")
+    box.locator("button.submit-button, button[aria-label*='ubmit']").first.click()
+    try:
+        page.wait_for_function(
+            "(n) => document.querySelectorAll('#ll-chat [data-testid=\"user\"]').length > n",
+            arg=asked, timeout=90_000)
+    except sync_api.TimeoutError:
+        raise AssertionError(f"the question {text!r} never reached the chat") from None
 
 
 def _media_at(page, start: float, selector: str = "#ll-video video", tol: float = 1.5) -> None:
@@ -133,8 +138,8 @@ def _page_shown(page, name: str) -> None:
     assert name in page.locator("#ll-page").inner_text()
 
 
-def test_chat_cites_plays_and_shows_pages(browser, tmp_path):
-    """Scripted answers with real Citations over the sample course's real files."""
+def _scripted_services(tmp_path: Path) -> Services:
+    """Services over the sample course's real files for scripted answers (no search)."""
     index = tmp_path / "idx"
     manifest = Manifest(index)
     for rel, kind in ((VIDEO, "video"), (DECK, "pdf"), (AUDIO, "audio")):
@@ -144,7 +149,7 @@ def test_chat_cites_plays_and_shows_pages(browser, tmp_path):
                           media_dir=str(index / "media" / kind)),
         )
     settings = load_settings(index_dir=index, embedding={"provider": "fake"}, chunking={"ocr": False})
-    services = Services(
+    return Services(
         settings=settings,
         embedder=_Embedder(),
         store=None,
@@ -152,15 +157,17 @@ def test_chat_cites_plays_and_shows_pages(browser, tmp_path):
         image_index=None,
         fingerprint="test",
     )
-    lecture = Chunk(
-        id="v1",
-        source=VIDEO,
-        source_sha256="0" * 64,
-        kind="video",
-        title="Lecture 1",
-        locator=TimeSpan(start_s=26.0, end_s=45.0),
-        slide=SlideRef(source=DECK, page=4, confidence=0.9),
-    )
+
+
+# the lecture moment the scripted answers cite (p. 4 of the deck on screen)
+LECTURE = Chunk(id="v1", source=VIDEO, source_sha256="0" * 64, kind="video", title="Lecture 1",
+                locator=TimeSpan(start_s=26.0, end_s=45.0), slide=SlideRef(source=DECK, page=4, confidence=0.9))
+
+
+def test_chat_cites_plays_and_shows_pages(browser, tmp_path):
+    """Scripted answers with real Citations over the sample course's real files."""
+    services = _scripted_services(tmp_path)
+    lecture = LECTURE
     podcast = Chunk(
         id="a1",
         source=AUDIO,
@@ -283,6 +290,41 @@ def test_chat_cites_plays_and_shows_pages(browser, tmp_path):
         )
         again.click()
         _media_at(page, 30.6)
+
+
+def test_a_question_sent_while_an_answer_streams_is_asked_once_when_it_completes(browser, tmp_path):
+    """The next question typed and sent while an answer still streams is neither wiped from the box by the
+    stream's updates nor lost: it is asked once, when the answer completes (a follow-up was lost this way)."""
+    services = _scripted_services(tmp_path)
+    calls: list[str | None] = []
+
+    def answer_fn(services, question, image, **_):
+        calls.append(question)
+        if "gradient" in (question or ""):
+            s1 = cite("S1", Hit(chunk=LECTURE, score=1.0, refined=TimeSpan(start_s=30.6, end_s=34.7)))
+            return Answer(text="Each step moves the weights downhill [S1]. The learning rate sets the step [S1]. "
+                          "Too large a step overshoots [S1]. Too small a step crawls [S1].", citations=(s1,),
+                          mode="offline")
+        return Answer(text="This is not covered in this course's material.", mode="offline", declined=True)
+
+    with _running(services, answer_fn, pause_s=2.0) as url:  # a sentence every 2 s: a 6 s stream to type into
+        page = browser.new_page(viewport={"width": 1400, "height": 950})
+        page.goto(url)
+        _ask(page, "How does gradient descent work?")
+        chat = page.locator("#ll-chat")
+        chat.get_by_text("moves the weights downhill").wait_for(timeout=60_000)
+        page.locator("#ll-ask textarea").fill("What is the capital of France?")
+        streaming = page.evaluate("""() => { const m = document.querySelectorAll('#ll-chat [data-testid="bot"]');
+            const still = m.length === 1 && /…$/.test(m[0].innerText.trim());
+            document.querySelector('#ll-ask button.submit-button').click();
+            return still; }""")
+        assert streaming  # sent while the first answer still streamed: what this test is about
+        chat.get_by_text("Not in this course.").wait_for(timeout=90_000)
+        _idle(page)
+        users = page.locator("#ll-chat [data-testid='user']").all_inner_texts()
+        assert [u.strip() for u in users] == ["How does gradient descent work?", "What is the capital of France?"]
+        assert calls == ["How does gradient descent work?", "What is the capital of France?"]  # each asked once
+        assert "Too small a step crawls [S1]" in page.locator("#ll-chat [data-testid='bot']").first.inner_text()
 
 
 def test_real_ask_over_ingested_course(browser, tmp_path):
