@@ -74,13 +74,13 @@ def cli_ask(services, monkeypatch):
     return run
 
 
-PACBIO = "what's the downside of PacBio for sequencing whole transcripts?"
+MINION = "what's the downside of MinION for sequencing whole transcripts?"
 BREAD = "how do I bake sourdough bread?"
 
 
 def test_a_decline_for_a_missing_term_names_the_closest_places(services):
-    ans = ask(services, PACBIO)
-    assert ans.declined and ans.citations == () and "PacBio" in ans.reason
+    ans = ask(services, MINION)
+    assert ans.declined and ans.citations == () and "MinION" in ans.reason
     # the three hits the decision judged, in rank order, labelled C n (never S n): not the fourth
     assert [c.label for c in ans.closest] == ["C1", "C2", "C3"]
     assert [c.display for c in ans.closest] == ["sequencing.pdf p. 20", "Lecture 2 · 0:44–0:50", "sequencing.pdf p. 3"]
@@ -89,7 +89,7 @@ def test_a_decline_for_a_missing_term_names_the_closest_places(services):
 
 
 def test_the_gemini_answerer_declines_the_same_way_before_any_model_call(services):
-    ans = ask(services, PACBIO, mode="gemini", chat_model=object())  # the model is never reached
+    ans = ask(services, MINION, mode="gemini", chat_model=object())  # the model is never reached
     assert ans.declined and ans.mode == "gemini" and len(ans.closest) == 3
     assert ask(services, BREAD, mode="gemini", chat_model=object()).closest == ()
 
@@ -104,12 +104,12 @@ def test_off_topic_and_answered_questions_have_no_closest_places(services):
 def test_a_picture_query_that_is_declined_lists_nothing(services):
     photo = b"\xff\xd8\xff\xe0" + b"\0" * 64  # a JPEG as given (no match: the scripted hits carry no image rank)
     assert ask(services, None, photo).closest == ()  # the chat keeps its picture hint
-    with_words = ask(services, PACBIO, photo)
-    assert with_words.declined and "PacBio" in with_words.reason and with_words.closest == ()
+    with_words = ask(services, MINION, photo)
+    assert with_words.declined and "MinION" in with_words.reason and with_words.closest == ()
 
 
 def test_cli_lists_the_closest_places_after_the_reason(cli_ask):
-    out = cli_ask(PACBIO).splitlines()
+    out = cli_ask(MINION).splitlines()
     why = next(i for i, line in enumerate(out) if line.startswith("(Why: the course material does not mention"))
     assert out[why + 1:] == ["Closest material (not an answer; the course may word it differently):",
                              "  sequencing.pdf p. 20", "  Lecture 2 · 0:44–0:50", "  sequencing.pdf p. 3"]
@@ -119,7 +119,7 @@ def test_cli_lists_the_closest_places_after_the_reason(cli_ask):
 
 
 def test_json_keeps_closest_apart_from_citations(cli_ask):
-    data = json.loads(cli_ask(PACBIO, "--json"))
+    data = json.loads(cli_ask(MINION, "--json"))
     assert data["declined"] and data["citations"] == []  # eval's citation metrics see no citation
     assert [c["display"] for c in data["closest"]] == ["sequencing.pdf p. 20", "Lecture 2 · 0:44–0:50",
                                                        "sequencing.pdf p. 3"]
