@@ -11,8 +11,9 @@ strictness constants together by `s` (rag/confidence.py: THRESHOLD, LOOSE_DENSE,
 SYNONYM): s > 0 declines more. This is a what-if study of the shipped rule, not a setting of the product.
 
 Families group by their held-out set: `u*` (`unear`, `upara`, `uspk`, `uunans`) is the seventh set, written blind
-and measured once before anything was tuned on it (README, *Evaluating*, has that measurement); earlier letters (`v`, `w`, `x`, `y`, `z`) were blind once and
-have been tuned on since; the rest (`near`, `para`, `spk`, `unans`, `hnear`, ...) were tuned on from the start.
+and measured once before anything was tuned on it (README, *Evaluating*, has that measurement); earlier letters
+(`v`, `w`, `x`, `y`, `z`) were blind once and have been tuned on since; the rest (`near`, `para`, `spk`, `unans`,
+`hnear`, ...) were tuned on from the start.
 
 Writes bench/results/decline_tradeoff.json and bench/results/decline_tradeoff.png. The indexes' stored vectors
 are only read (a stale lexical index is rebuilt in the index folder, as any search does).
