@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from agent.units import Unit, asks_for_code, caption_units, cue_units, is_code, page_quote, slide_units, units
 from rag.citations import clock
-from rag.lexical import tokens
-from rag.terms import fold, general_weight
+from rag.lexical import STOPWORDS, tokens
+from rag.terms import PRODUCTIVE, Evidence, fold, general_weight
 from rag.types import Hit, PageSpan, TimeSpan
 
 # the statement helpers live in agent/units.py; these names stay importable from here
@@ -31,6 +31,8 @@ MIN_COVER = 0.4
 # a term weighs its course IDF times (1 - GENERAL + GENERAL * its general-English weight): a course's IDF
 # calls its own topic word common ("cluster" in a clustering course) and an everyday word rare ("keep")
 GENERAL = 0.5
+# a hyphenated compound of the question ("ppp-values", "k-means"): its parts are fragments of one term
+_COMPOUND = re.compile(r"[^\W_]+(?:[-‐‑][^\W_]+)+")
 _SYMBOL = re.compile(r"(?<![\w'’-])(?![aAI]\b)[^\W\d_](?![\w'’-])")  # a lone letter: "k", "n", not "a"/"I"
 MAX_SENTENCES = 3
 # When no statement carries enough of the question's words (a paraphrase: "glass slide ... oligonucleotides"
@@ -73,6 +75,45 @@ def _cite(labels: Sequence[str]) -> str:
 def _terms(text: str) -> list[str]:
     """Key terms as lexical search sees them, plus one-letter symbols ("choose k", "the Pareto k value")."""
     return tokens(text) + [w.lower() for w in _SYMBOL.findall(text)]
+
+
+def _fragments(question: str, want: dict[str, str]) -> dict[str, list[tuple[str, ...]]]:
+    """Question terms (folded) that the question writes only inside hyphenated compounds, each with the folded
+    parts of those compounds: "why aren't ppp-values used much?" -> {"ppp": [("ppp", "valu")], "valu": [...]}.
+    Compounds with an ordinary second part ("IP-based") and terms also asked on their own are left out."""
+    alone = {fold(t) for t in _terms(_COMPOUND.sub(" ", question))}
+    out: dict[str, list[tuple[str, ...]]] = {}
+    for m in _COMPOUND.finditer(question):
+        pieces = re.split(r"[-‐‑]", m.group(0).lower())
+        parts = tuple(fold(p) for p in pieces if p not in STOPWORDS)
+        if len(parts) < 2 or PRODUCTIVE & set(pieces):
+            continue
+        for f in {fold(t) for t in _terms(m.group(0))}:
+            if f in want and f not in alone:
+                out.setdefault(f, []).append(parts)
+    return out
+
+
+def _foreign(question: str, want: dict[str, str], hits: Sequence[Hit], statements: Sequence[Sequence[Unit]]
+             ) -> list[set[str]]:
+    """Per hit, the question terms that are no support in its statements: the fragments of a question's compound
+    ("ppp" of "ppp-values") in a source whose statements never write the compound while another source's do.
+    A model-checking deck's "ppp-value" makes the question's "ppp" that one; a VPN deck's "PPP frames" is another
+    PPP. In a source that writes the compound, its parts alone still count ("provider" in "provider-provisioned")."""
+    fragments = _fragments(question, want)
+    if not fragments:
+        return [set() for _ in hits]
+    texts: dict[str, list[str]] = {}
+    for hit, said in zip(hits, statements, strict=True):
+        texts.setdefault(hit.chunk.source, []).extend(u.text for u in said)
+    compounds = {c for cs in fragments.values() for c in cs}
+    written = {}
+    for source, said_there in texts.items():
+        evidence = Evidence(said_there)
+        written[source] = {c for c in compounds if evidence.has_phrase(c, slack=0)}
+    anywhere = set().union(*written.values())
+    return [{want[f] for f, cs in fragments.items() if anywhere & set(cs) and not written[hit.chunk.source] & set(cs)}
+            for hit in hits]
 
 
 @dataclass(frozen=True)
@@ -130,11 +171,13 @@ def quote(question: str, hits: Sequence[Hit], labels: Sequence[str], max_sentenc
     scored = []
     pool: list[tuple[float, Unit, str]] = []  # the top hits' statements, for the by-meaning fallback
     supported: set[str] = set()
-    for rank, (hit, label) in enumerate(zip(hits, labels, strict=True)):
-        for pos, u in enumerate(units(hit)):
+    statements = [units(hit) for hit in hits]
+    foreign = _foreign(question, want, hits, statements)  # "PPP frames" does not answer about ppp-values
+    for rank, (said_here, label) in enumerate(zip(statements, labels, strict=True)):
+        for pos, u in enumerate(said_here):
             if not code_ok and is_code(u.text):
                 continue
-            shared = {want[f] for f in map(fold, _terms(u.text)) if f in want}
+            shared = {want[f] for f in map(fold, _terms(u.text)) if f in want} - foreign[rank]
             own = sum(w(t) for t in shared)
             if rank < MEANING_HITS:
                 pool.append((own, u, label))

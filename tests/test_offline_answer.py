@@ -357,3 +357,31 @@ def test_a_line_that_leads_into_a_reference_is_no_statement():
             "The loss is what the optimiser works on"]
     page = "Title\n" + "\n".join(f"• {k}\n• Another point follows here" for k in kept)
     assert set(kept) <= {u.text for u in slide_units(page)}
+
+
+def test_a_fragment_of_a_compound_is_no_support_where_the_evidence_has_the_compound():
+    """Seen on the devcorpus: "WHY AREN'T PPP-VALUES USED MUCH?" quoted the ppp-value page, then a VPN deck's
+    "can be used to carry PPP frames through TCP/IP network" on the strength of "PPP" (the protocol, not the
+    "ppp" of "ppp-values") and "used"."""
+    ppp = _pdf("Posterior predictive p-value\n• Posterior predictive p-value (ppp-value) estimates whether "
+               "difference between the model and data could arise by chance", page=28, source="slides/checking.pdf")
+    vpn = _pdf("Layer-2 tunnels\n• can be used to carry PPP frames through TCP/IP network", page=9,
+               source="slides/vpn.pdf")
+    idf = {"aren": 6.35, "ppp": 4.16, "valu": 3.79, "used": 1.78, "much": 2.99}.get  # the devcorpus index's
+    q = "WHY AREN'T PPP-VALUES USED MUCH?"
+    text = compose(q, [Hit(chunk=ppp, score=1.0), Hit(chunk=vpn, score=0.6)], ["S1", "S2"],
+                   weight=lambda t: idf(t) or 4.0)
+    assert "(ppp-value) estimates whether" in text and "[S1]" in text
+    assert "PPP frames" not in text and "[S2]" not in text
+    # the compound written apart is the compound; a fragment asked on its own still counts alone
+    for written in ("the PPP value estimates whether the model could make such data", "PPP-values are rare"):
+        page = _pdf(f"Checks\n• {written}", page=30, source="slides/checking.pdf")
+        assert "[S1]" in compose(q, [Hit(chunk=page, score=1.0), Hit(chunk=vpn, score=0.6)], ["S1", "S2"],
+                                 weight=lambda t: idf(t) or 4.0)
+    # in a source that writes the compound, a part of it alone still counts: it names the same thing there
+    same = _pdf("Model checking\n• PPP is used much less than cross-validation", page=31, source="slides/checking.pdf")
+    assert "[S2]" in compose(q, [Hit(chunk=ppp, score=1.0), Hit(chunk=same, score=0.6)], ["S1", "S2"],
+                             weight=lambda t: idf(t) or 4.0)
+    both = "What is PPP, and why aren't ppp-values used much?"
+    assert "PPP frames" in compose(both, [Hit(chunk=ppp, score=1.0), Hit(chunk=vpn, score=0.9)], ["S1", "S2"],
+                                   weight=lambda t: idf(t) or 4.0)
