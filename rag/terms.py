@@ -352,6 +352,7 @@ class Evidence:
         return False
 
 
+_SUBJECTS = frozenset({"i", "you", "we", "they"})  # the word after one in a question is its verb, however tagged
 _ARTICLES = frozenset({"a", "an", "the"})
 # a term put first, then asked about: "Carrier supporting carrier: how does it work?", "Dual indexing - why?"
 _TERM_FIRST = re.compile(r"^\s*([^\W\d_][\w'’-]*(?: [\w'’-]+){0,7})\s*(?::|\s-|—)\s*"
@@ -472,7 +473,8 @@ def _noun_run(tags: Sequence[tuple[str, str]], i: int, low: Sequence[str] | None
     """The noun phrase starting at word i (articles and possessive pronouns skipped), and where it stops; at
     most MAX_PHRASE words (a longer run is a mis-tagged clause, not a term)."""
     low = low if low is not None else [w.lower() for w, _ in tags]
-    while i < len(tags) and (low[i] in _ARTICLES or tags[i][1] == "PRP$" or not _WORD.search(tags[i][0])):
+    while i < len(tags) and (low[i] in _ARTICLES or tags[i][1] == "PRP$" or not _WORD.search(tags[i][0])
+                             or i > 0 and low[i - 1] in _SUBJECTS):  # "should I use X": "use" is the verb
         i += 1
     run: list[tuple[str, str]] = []
     while i < len(tags):

@@ -514,3 +514,15 @@ def test_an_everyday_head_noun_stays_with_a_modifier_the_evidence_lacks():
     # a modifier the evidence has: the head noun names no term of its own, the question is about the scatter
     assert assess("When is a scatter plot better than a density overlay?", _hits(checks, dense=0.3),
                   similarity=sim).answerable
+
+
+def test_the_word_after_a_subject_pronoun_is_a_verb_not_part_of_a_term():
+    # the tagger reads "use"/"measure" after "I"/"you" as nouns; the term is what follows
+    assert noun_phrases("Should I use epsilon decay so the agent explores less over time?") == [("epsilon", "decay")]
+    assert noun_phrases("How do I measure intron retention from my RNA-seq BAMs?")[0] == ("intron", "retention")
+    assert ("optical", "mapping") in noun_phrases("Why would you use optical mapping alongside long reads?")
+    sim = FakeSimilarity()
+    rl = "Exploration\n• epsilon-greedy: explore with probability epsilon\n• the agent learns the value of each action"
+    decay = assess("Should I use epsilon decay so the agent explores less over time?", _hits(rl, dense=0.36),
+                   similarity=sim)
+    assert not decay.answerable and decay.lacking == ("epsilon decay",)
