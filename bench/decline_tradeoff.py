@@ -12,8 +12,8 @@ SYNONYM): s > 0 declines more. This is a what-if study of the shipped rule, not 
 
 Families group by their held-out set: `u*` (`unear`, `upara`, `uspk`, `uunans`) is the seventh set, written blind
 and measured once before anything was tuned on it (README, *Evaluating*, has that measurement); earlier letters
-(`v`, `w`, `x`, `y`, `z`) were blind once and have been tuned on since; the rest (`near`, `para`, `spk`, `unans`,
-`hnear`, ...) were tuned on from the start.
+(`v`, `w`, `x`, `y`, `z`) were blind once and have been tuned on since; the rest were tuned on from the start
+(`near`, `para`, `spk`, `unans`, ...) or, like `hnear`/`hpara` (held out from the first round only), long since.
 
 Writes bench/results/decline_tradeoff.json and bench/results/decline_tradeoff.png. The indexes' stored vectors
 are only read (a stale lexical index is rebuilt in the index folder, as any search does).
@@ -45,8 +45,8 @@ GOAL_DECLINED, GOAL_WRONG = 0.90, 0.05
 
 
 def held_out_set(family: str) -> str:
-    """The held-out set a family belongs to ("u" for `unear`), or "tuned" for the families tuned on from the
-    start (`near`, `para`, `hnear`, `unans`, ...)."""
+    """The held-out set a family belongs to ("u" for `unear`), or "tuned" for the families tuned on for rounds
+    (`near`, `para`, `unans`, and `hnear`/`hpara`, held out from the first round only)."""
     if len(family) > 1 and family[0] in HELD_OUT and family[1:] in KINDS:
         return family[0]
     return "tuned"
@@ -127,7 +127,7 @@ def draw(points: dict[str, dict[str, dict[str, int]]], out: Path) -> None:
     for key in sets:
         xs, ys = zip(*(rates(points[s][key]) for s in points), strict=True)
         blind = key == HELD_OUT[-1]
-        label = {"tuned": "tuned on from the start", "all": "all families"}.get(
+        label = {"tuned": "tuned on (the first families, h*)", "all": "all families"}.get(
             key, f"{key}* (newest held-out set)" if blind else f"{key}* (held out once, tuned on since)")
         style = {"all": dict(color="black", lw=2.2), "tuned": dict(color="#1565c0", lw=1.6)}.get(
             key, dict(color="#c62828", lw=2.2) if blind else dict(color="grey", lw=0.9, alpha=0.7))

@@ -227,6 +227,8 @@ class Evidence:
             self.lower.append([w.lower() for w in words if w.lower() not in STOPWORDS])
         self.vocab = {w for s in self.seqs for w in s}
         self.glued = {s[i] + s[i + 1] for s in self.seqs for i in range(len(s) - 1)}
+        # ... and the fold of two words written together: "haplotype caller" is the tool "HaplotypeCaller"
+        self.glued |= {fold(s[i] + s[i + 1]) for s in self.lower for i in range(len(s) - 1)}
 
     def has_text(self, words: str) -> bool:
         """The words as written (case-insensitive, whole words), e.g. "IS-IS"."""
@@ -263,16 +265,16 @@ class Evidence:
     def has_clipped(self, name: str) -> bool:
         """A name clipped from the words it abbreviates, written out in the evidence: "PacBio" as "Pacific
         Biosciences" (each capital-led piece starts the next word of one sentence or line)."""
-        pieces = [p.lower() for p in _CLIPPED.findall(name)]
-        if len(pieces) < 2 or "".join(pieces) != name.lower():
-            return False
+        pieces = _CLIPPED.findall(name)
+        if len(pieces) < 2 or "".join(pieces) != name or not all(len(p) >= 3 and p.istitle() for p in pieces):
+            return False  # "ChIP", "GridION": a piece in capitals is an acronym of its own, no clipped word
         n = len(pieces)
         for t in self.cased:
             for part in _CLAUSE.split(t):
-                words = [w.lower() for w in _WORD.findall(part)]
+                words = _WORD.findall(part)
                 for i in range(len(words) - n + 1):
                     if all(w.startswith(p) and len(w) > len(p) for w, p in zip(words[i:i + n], pieces, strict=True)):
-                        return True
+                        return True  # capitalised as the name's pieces are: "package Bioconductor" is no "PacBio"
         return False
 
     def has_acronym_of(self, words: Sequence[str]) -> bool:
@@ -288,11 +290,11 @@ class Evidence:
                     return True
         return False
 
-    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one Evidence lives for one question
     def has_exact(self, w: str) -> bool:
         """The folded word as written (or glued from two evidence words), no inflection or prefix matched."""
         return w in self.vocab or w in self.glued
 
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one Evidence lives for one question
     def has_word(self, w: str) -> bool:
         if self.has_exact(w):
             return True
@@ -352,7 +354,19 @@ class Evidence:
         return False
 
 
-_SUBJECTS = frozenset({"i", "you", "we", "they"})  # the word after one in a question is its verb, however tagged
+_SUBJECTS = frozenset({"i", "you", "we", "they"})
+_AUXILIARIES = frozenset("do does did can could should would will shall may might must".split())
+
+
+def _after_subject(tags: Sequence[tuple[str, str]], low: Sequence[str], i: int) -> bool:
+    """Word i follows a subject pronoun that opens the question or follows an auxiliary ("Should I use X", "how do
+    you measure X", "I get X"): the question's verb, however tagged. Not after an object ("gives you splice
+    junctions") nor a numeral ("type I error")."""
+    if i < 1 or low[i - 1] not in _SUBJECTS:
+        return False
+    return i == 1 or low[i - 2] in _AUXILIARIES or tags[i - 2][1] == "MD"
+
+
 _ARTICLES = frozenset({"a", "an", "the"})
 # a term put first, then asked about: "Carrier supporting carrier: how does it work?", "Dual indexing - why?"
 _TERM_FIRST = re.compile(r"^\s*([^\W\d_][\w'’-]*(?: [\w'’-]+){0,7})\s*(?::|\s-|—)\s*"
@@ -474,7 +488,7 @@ def _noun_run(tags: Sequence[tuple[str, str]], i: int, low: Sequence[str] | None
     most MAX_PHRASE words (a longer run is a mis-tagged clause, not a term)."""
     low = low if low is not None else [w.lower() for w, _ in tags]
     while i < len(tags) and (low[i] in _ARTICLES or tags[i][1] == "PRP$" or not _WORD.search(tags[i][0])
-                             or i > 0 and low[i - 1] in _SUBJECTS):  # "should I use X": "use" is the verb
+                             or _after_subject(tags, low, i)):  # "should I use X": "use" is the verb
         i += 1
     run: list[tuple[str, str]] = []
     while i < len(tags):

@@ -526,3 +526,19 @@ def test_the_word_after_a_subject_pronoun_is_a_verb_not_part_of_a_term():
     decay = assess("Should I use epsilon decay so the agent explores less over time?", _hits(rl, dense=0.36),
                    similarity=sim)
     assert not decay.answerable and decay.lacking == ("epsilon decay",)
+
+
+def test_clipped_names_glued_tool_names_and_object_pronouns():
+    # a clipped name's pieces start capitalised words: everyday words that happen to begin so are no spelling of it
+    assert [m.word for m in missing_words("Is PacBio cheap to run?",
+                                          Evidence(["install the DESeq2 package (Bioconductor) first"]))] == ["PacBio"]
+    assert [m.word for m in missing_words("How does ChIP find binding sites?",
+                                          Evidence(["routers change IPv4 addresses of binding sites"]))] == ["ChIP"]
+    assert not Evidence(["minimum ionic strength"]).has_clipped("MinION")
+    # a tool's name written as two words (spoken captions) is the name
+    assert missing_words("What does HaplotypeCaller do?", Evidence(["the haplotype caller calls variants"])) == []
+    # the word after an object pronoun or a numeral "I" is no verb: the term keeps its first word
+    assert noun_phrases("Which aligner gives you splice junction counts?") == [("splice", "junction", "counts")]
+    assert noun_phrases("Does PCA give you principal components directly?") == [("principal", "components")]
+    assert ("error", "rates") == noun_phrases("How high are type I error rates?")[0][:2]
+    assert noun_phrases("I get divergent transitions, should I fix those?") == [("divergent", "transitions")]
