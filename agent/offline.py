@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from agent.units import Unit, asks_for_code, caption_units, cue_units, is_code, page_quote, slide_units, units
 from rag.citations import clock
 from rag.lexical import STOPWORDS, tokens
-from rag.terms import PRODUCTIVE, Evidence, fold, general_weight
+from rag.terms import PRODUCTIVE, Evidence, fold, general_weight, word_pieces
 from rag.types import Hit, PageSpan, TimeSpan
 
 # the statement helpers live in agent/units.py; these names stay importable from here
@@ -84,7 +84,7 @@ def _fragments(question: str, want: dict[str, str]) -> dict[str, list[tuple[str,
     alone = {fold(t) for t in _terms(_COMPOUND.sub(" ", question))}
     out: dict[str, list[tuple[str, ...]]] = {}
     for m in _COMPOUND.finditer(question):
-        pieces = re.split(r"[-‐‑]", m.group(0).lower())
+        pieces = word_pieces(m.group(0).lower())
         parts = tuple(fold(p) for p in pieces if p not in STOPWORDS)
         if len(parts) < 2 or PRODUCTIVE & set(pieces):
             continue

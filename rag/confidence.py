@@ -109,6 +109,7 @@ from rag.terms import (
     subject_term,
     term_parts,
     verb_words,
+    word_pieces,
     zipf,
 )
 from rag.types import Hit
@@ -245,7 +246,7 @@ def _of_pieces(terms: Sequence[tuple[str, ...]]) -> list[tuple[str, ...]]:
 def _rare_compound(word: str, evidence: Evidence) -> bool:
     """A hyphenated compound English hardly writes ("k-fold", "actor-critic", "two-pass"), not an ordinary one
     ("IP-based", "out-of-the-box"), that the evidence does not have ("short-read" is there as "short reads")."""
-    pieces = [p for p in re.split(r"[-'’]", word.lower()) if p]
+    pieces = word_pieces(word.lower())
     return (len(pieces) > 1 and not (PRODUCTIVE | STOPWORDS) & set(pieces) and zipf("".join(pieces)) < TERM_ZIPF
             and not evidence.has_phrase([fold(p) for p in pieces], slack=0))
 
@@ -274,7 +275,7 @@ def _as_asked(question: str, words: Sequence[str]) -> str:
 
 def _rarest(words: Sequence[str]) -> float:
     """The general-English zipf of the rarest part of these words (7, "the", when there is none)."""
-    return min((zipf(p.lower()) for w in words for p in re.split(r"[-'’]", w) if p), default=7.0)
+    return min((zipf(p.lower()) for w in words for p in word_pieces(w)), default=7.0)
 
 
 def _closest_statement(question: str, hits: Sequence[Hit], sim: WordSimilarity) -> float:

@@ -26,6 +26,12 @@ from rag.lexical import STOPWORDS, stem
 # "rejection" 3.9 and "hopping" 3.4 are; "effective" 4.9, "update" 4.7 and "method" 4.8 are not.
 DISTINCT_ZIPF = 4.0
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
+_PIECE = re.compile(r"[-‐‑'’]")  # what joins the pieces of one written word: hyphens, apostrophes
+
+
+def word_pieces(word: str) -> list[str]:
+    """The pieces of a written word: "ppp-values" -> ppp, values; "Gelman's" -> Gelman, s."""
+    return [p for p in _PIECE.split(word) if p]
 _POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")
 _CONTRACTED_IS = re.compile(r"\b(what|that|it|there|here|who|where|how|when|why|which)['’]s\b", re.IGNORECASE)
 # An acronym set in capitals is not an everyday word: "IS", "THE", "NOT" in a capitals heading are words.
@@ -155,7 +161,7 @@ def question_terms(question: str) -> list[Term]:
     def flush() -> None:
         if run:
             words = tuple(w for w, _, _ in run)
-            folded = tuple(fold(p) for w in words for p in re.split(r"[-'’]", w) if p)
+            folded = tuple(fold(p) for w in words for p in word_pieces(w))
             named = any(n for _, n, _ in run)
             rare = min(0.0 if n else z for _, n, z in run)
             out.append(Term(" ".join(words), words, folded, named, round(DISTINCT_ZIPF - rare, 3),
@@ -169,7 +175,7 @@ def question_terms(question: str) -> list[Term]:
         if run and gap.strip():  # punctuation between words ends a term
             flush()
         low = word.lower()
-        parts = [p for p in re.split(r"[-'’]", low) if p]
+        parts = word_pieces(low)
         if low in _VERSUS:  # "RIP VS OSPF" is two terms, whatever the casing
             flush()
             continue
@@ -192,7 +198,7 @@ def question_terms(question: str) -> list[Term]:
 def term_parts(words: Sequence[str]) -> list[str]:
     """A term's words split as evidence words are (at hyphens, apostrophes and dots: "PM2.5" is "pm2" "5"),
     lower case, stopwords left out."""
-    return [p.lower() for w in words for p in re.split(r"[-'’]", w) for p in _WORD.findall(p)
+    return [p.lower() for w in words for p in word_pieces(w) for p in _WORD.findall(p)
             if p.lower() not in STOPWORDS]
 
 
@@ -222,7 +228,7 @@ class Evidence:
         for t in texts:
             self.cased.append(unicodedata.normalize("NFKC", t))
             self.raw.append(self.cased[-1].lower())
-            words = [p for w in _WORD.findall(unicodedata.normalize("NFKC", t)) for p in re.split(r"[-'’]", w) if p]
+            words = [p for w in _WORD.findall(unicodedata.normalize("NFKC", t)) for p in word_pieces(w)]
             self.seqs.append([fold(w) for w in words if w.lower() not in STOPWORDS])
             self.lower.append([w.lower() for w in words if w.lower() not in STOPWORDS])
         self.vocab = {w for s in self.seqs for w in s}
@@ -615,14 +621,14 @@ def missing_words(question: str, evidence: Evidence) -> list[Missing]:
     out = []
     for t in question_terms(question):
         for word, named, z in zip(t.words, t.names, t.zipfs, strict=True):
-            pieces = [p for p in re.split(r"[-'’]", word) if p]
+            pieces = word_pieces(word)
             parts = [fold(p) for p in pieces if p.lower() not in STOPWORDS]  # evidence keeps no stopwords
             compound = len(pieces) > 2 or named and len(pieces) > 1
             if not parts:  # a compound of stopwords ("IS-IS"): look for it as written
                 if named and not evidence.has_text(word):
                     out.append(Missing(word, t.text, True, z, phrase=True))
                 continue
-            # a name is there as spelled: "GridION" is no inflection of the evidence's "Grid" (nor "MinIONs" of "Min")
+            # a name is there as spelled: "GridION" is no inflection of the evidence's "Grid" (nor "L2TPv3" of "L2TP")
             spelled = len(pieces) == 1 and is_name(word)
             lacking = [p for p in parts if not (evidence.has_exact(p) if spelled else evidence.has_word(p))]
             if lacking and named and len(pieces) == 1 and (evidence.has_acronym(word) or evidence.has_expansion(word)
